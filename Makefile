@@ -1,0 +1,61 @@
+# poa_manager: `make run` serves the demo, `make test` runs every check CI runs.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+export FLASK_APP := poa_manager
+
+# The database `make test` checks migrations on: the PostgreSQL one when POA_TEST_DATABASE_URL is
+# set (CI does), otherwise a scratch SQLite file.
+CHECK_DB := $(or $(POA_TEST_DATABASE_URL),sqlite:///$(CURDIR)/instance/migration-check.sqlite3)
+
+.PHONY: install run dev test lint migrations-check pytest vendor clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/.installed
+
+## Migrate the embedded SQLite database, load the demo data once, serve on http://127.0.0.1:5000
+run: install
+	POA_ENV=development $(BIN)/flask db upgrade
+	POA_ENV=development $(BIN)/flask poa seed-demo
+	POA_ENV=development $(BIN)/flask run --host 127.0.0.1 --port 5000
+
+## The same with the debugger and reloader (never expose this beyond your machine)
+dev: install
+	POA_ENV=development $(BIN)/flask db upgrade
+	POA_ENV=development $(BIN)/flask poa seed-demo
+	POA_ENV=development $(BIN)/flask run --host 127.0.0.1 --port 5000 --debug
+
+## Lint, architecture contracts, migrations in step with the models, then the test suite
+test: install lint migrations-check pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+migrations-check: install
+	mkdir -p instance
+	rm -f instance/migration-check.sqlite3
+	POA_ENV=testing POA_TEST_DATABASE_URL=$(CHECK_DB) $(BIN)/flask db upgrade
+	POA_ENV=testing POA_TEST_DATABASE_URL=$(CHECK_DB) $(BIN)/flask db check
+
+# pytest exits 5 when it collects nothing; for this project that means the suite is broken, so
+# it fails with a message instead of passing quietly.
+pytest: install
+	status=0; $(BIN)/pytest || status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: the suite is missing or misconfigured"; fi; \
+	exit $$status
+
+## Re-vendor the front-end libraries from npm into static/vendor (needs npm; see package.json)
+vendor:
+	bash scripts/vendor_assets.sh
+
+clean:
+	rm -rf $(VENV) instance/migration-check.sqlite3 .pytest_cache .ruff_cache

@@ -1,0 +1,98 @@
+"""The database layer: declarative base, the Flask-SQLAlchemy handle, shared column types."""
+
+import enum
+import sqlite3
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event, orm
+from sqlalchemy.engine import Engine
+
+# Deterministic constraint names, so Alembic can find (and drop) every constraint later.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """A timezone-aware UTC timestamp on every engine.
+
+    PostgreSQL stores timestamptz; SQLite has no time zones and hands back naive values, which
+    would make comparisons with `datetime.now(UTC)` fail. Naive values are refused on the way in.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass a timezone-aware value")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(orm.DeclarativeBase):
+    # On an explicit registry, not the class: Flask-SQLAlchemy 3.1 subclasses this base and
+    # refuses a class-level type_annotation_map (architecture.md §18).
+    registry = orm.registry(
+        metadata=sa.MetaData(naming_convention=NAMING_CONVENTION),
+        type_annotation_map={
+            # Enums as short strings, so adding a status is a plain migration.
+            enum.Enum: sa.Enum(enum.Enum, native_enum=False, length=32),
+            datetime: UTCDateTime(),
+        },
+    )
+
+
+# "create_savepoint" only matters when a session is bound to a Connection that is already in a
+# transaction, which happens in the test fixture: commits then release a SAVEPOINT and the
+# test's outer transaction still rolls everything back. Sessions bound to engines are unaffected.
+db = SQLAlchemy(model_class=Base, session_options={"join_transaction_mode": "create_savepoint"})
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Timestamped:
+    created_at: orm.Mapped[datetime] = orm.mapped_column(default=utcnow)
+
+
+@event.listens_for(Engine, "connect")
+def _configure_sqlite(dbapi_connection, _connection_record) -> None:
+    """Make SQLite behave: foreign keys on, and transactions that SQLAlchemy controls.
+
+    pysqlite's own transaction handling delays BEGIN and breaks SAVEPOINT and transactional
+    DDL; the SQLAlchemy docs ("Serializable isolation / Savepoints / Transactional DDL")
+    switch it off and emit BEGIN in the "begin" event below.
+    """
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA busy_timeout = 10000")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _begin_sqlite(connection: sa.Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN")
+
+
+def count_rows(query: sa.Select) -> int:
+    """How many rows a (possibly ordered) select returns, without loading them."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))

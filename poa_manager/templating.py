@@ -1,0 +1,20 @@
+"""Jinja globals and filters: templates ask the same policy predicates the services enforce."""
+
+from datetime import datetime
+
+from flask import Flask
+
+from poa_manager.accounts import policies as account_policies
+from poa_manager.programmes import policies as programme_policies
+
+
+def format_datetime(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+
+
+def init_templating(app: Flask) -> None:
+    app.jinja_env.globals.update(
+        can_administer=account_policies.can_administer,
+        can_manage_members=programme_policies.can_manage_members,
+    )
+    app.jinja_env.filters["datetime"] = format_datetime

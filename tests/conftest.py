@@ -1,0 +1,184 @@
+"""Fixtures for integration and end-to-end tests. Unit tests use none of them."""
+
+from dataclasses import dataclass
+
+import flask_migrate
+import pytest
+from flask import g
+from flask.testing import FlaskClient
+
+from poa_manager import create_app
+from poa_manager.accounts import services as account_services
+from poa_manager.accounts.models import User
+from poa_manager.accounts.roles import OrganisationKind, Role
+from poa_manager.config import Config, TestingConfig
+from poa_manager.database import db as _db
+from poa_manager.database import utcnow
+from poa_manager.extensions import limiter
+from poa_manager.programmes.models import Programme
+from tests.databases import on_postgresql
+from tests.factories import (
+    PASSWORD,
+    MembershipFactory,
+    OrganisationFactory,
+    ProgrammeFactory,
+    SiteFactory,
+    UserFactory,
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    if on_postgresql():
+        return
+    skip = pytest.mark.skip(reason="PostgreSQL only: set POA_TEST_DATABASE_URL")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+class RequestLikeProductionClient(FlaskClient):
+    """A test client whose requests behave as they would in production.
+
+    Tests share one app context (and so one session and one `g`) with the requests they make.
+    Before each request the test's own changes are committed (to a SAVEPOINT the `db` fixture
+    rolls back later), so a request that fails and rolls back cannot undo the test's set-up, and
+    `g` is emptied, so nothing a previous request loaded (such as the logged-in user) leaks in.
+    """
+
+    def open(self, *args, **kwargs):
+        _db.session.commit()
+        g.__dict__.clear()
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def app():
+    app = create_app("testing")
+    app.test_client_class = RequestLikeProductionClient
+    with app.app_context():
+        # The schema under test is the migrated one, so the audit triggers exist as in production.
+        flask_migrate.upgrade()
+    return app
+
+
+@pytest.fixture
+def db(app):
+    """A database whose changes are rolled back when the test ends, even where views commit."""
+    with app.app_context():
+        engines = _db.engines
+        pooled = dict(engines)
+        held = []
+        for key, engine in pooled.items():
+            connection = engine.connect()
+            held.append((connection, connection.begin()))
+            engines[key] = connection  # the ORM now binds to this open transaction
+        yield _db
+        _db.session.remove()
+        for connection, transaction in held:
+            transaction.rollback()
+            connection.close()
+        engines.update(pooled)
+
+
+@pytest.fixture
+def client(app, db):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app, db):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def csrf_enabled(app):
+    app.config["WTF_CSRF_ENABLED"] = True
+    yield
+    app.config["WTF_CSRF_ENABLED"] = False
+
+
+@pytest.fixture
+def production_rate_limit(app):
+    app.config["LOGIN_RATE_LIMIT"] = Config.LOGIN_RATE_LIMIT
+    limiter.reset()
+    yield Config.LOGIN_RATE_LIMIT
+    app.config["LOGIN_RATE_LIMIT"] = TestingConfig.LOGIN_RATE_LIMIT
+    limiter.reset()
+
+
+@pytest.fixture
+def login_as(app, db):
+    """Log a user in through the real login form; returns a client holding the session cookie."""
+
+    def login(user: User, password: str = PASSWORD):
+        client = app.test_client()
+        response = client.post("/login", data={"email": user.email, "password": password})
+        assert response.status_code == 302, response.data
+        return client
+
+    return login
+
+
+@pytest.fixture
+def api_headers_for(db):
+    def headers(user: User) -> dict[str, str]:
+        _token, plain = account_services.create_api_token(
+            actor=user, name="test", expires_in_days=1, now=utcnow()
+        )
+        return {"Authorization": f"Bearer {plain}"}
+
+    return headers
+
+
+@dataclass
+class World:
+    """Two programmes of two coordinating entities, with one user per role on the first."""
+
+    programme: Programme
+    other_programme: Programme
+    admin: User
+    coordinator: User
+    site_operator: User
+    verifier: User
+    registry_administrator: User
+    viewer: User
+    outsider: User  # coordinator of the other programme
+
+    def by_role(self, name: str) -> User:
+        return getattr(self, name)
+
+
+ROLE_NAMES = ["admin", "coordinator", "site_operator", "verifier", "registry_administrator", "viewer"]
+
+
+@pytest.fixture
+def world(db) -> World:
+    cme = OrganisationFactory(kind=OrganisationKind.coordinating_entity)
+    other_cme = OrganisationFactory(kind=OrganisationKind.coordinating_entity)
+    programme = ProgrammeFactory(coordinating_entity=cme)
+    other_programme = ProgrammeFactory(coordinating_entity=other_cme)
+    site = SiteFactory(programme=programme)
+    SiteFactory(programme=other_programme)
+
+    def member(kind: OrganisationKind, role: Role, **extra) -> User:
+        user = UserFactory(organisation=OrganisationFactory(kind=kind))
+        MembershipFactory(user=user, programme=programme, role=role, **extra)
+        return user
+
+    coordinator = UserFactory(organisation=cme)
+    MembershipFactory(user=coordinator, programme=programme, role=Role.coordinator)
+    outsider = UserFactory(organisation=other_cme)
+    MembershipFactory(user=outsider, programme=other_programme, role=Role.coordinator)
+    return World(
+        programme=programme,
+        other_programme=other_programme,
+        admin=UserFactory(
+            organisation=OrganisationFactory(kind=OrganisationKind.registry_authority), is_admin=True
+        ),
+        coordinator=coordinator,
+        site_operator=member(OrganisationKind.site_operator, Role.site_operator, site_id=site.id),
+        verifier=member(OrganisationKind.verifier, Role.verifier),
+        registry_administrator=member(OrganisationKind.registry_authority, Role.registry_administrator),
+        viewer=member(OrganisationKind.host_government, Role.viewer),
+        outsider=outsider,
+    )

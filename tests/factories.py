@@ -1,0 +1,76 @@
+"""factory_boy factories: one per model, each giving a valid object graph in one line."""
+
+from functools import cache
+
+import factory
+from factory.alchemy import SQLAlchemyModelFactory
+
+from poa_manager.accounts import passwords
+from poa_manager.accounts.models import Membership, Organisation, User
+from poa_manager.accounts.roles import OrganisationKind, Role
+from poa_manager.database import db
+from poa_manager.programmes.models import Mechanism, Programme
+from poa_manager.sites.models import Site
+
+PASSWORD = "quiet-harbour-lantern-72"
+
+
+@cache
+def password_hash() -> str:
+    """Hashed once per run: Argon2id is slow on purpose."""
+    return passwords.hash_password(PASSWORD)
+
+
+class _Factory(SQLAlchemyModelFactory):
+    class Meta:
+        abstract = True
+        sqlalchemy_session_factory = lambda: db.session  # noqa: E731
+        sqlalchemy_session_persistence = "flush"
+
+
+class OrganisationFactory(_Factory):
+    class Meta:
+        model = Organisation
+
+    name = factory.Sequence(lambda n: f"Organisation {n:03d}")
+    kind = OrganisationKind.coordinating_entity
+    country_code = "VN"
+
+
+class UserFactory(_Factory):
+    class Meta:
+        model = User
+
+    email = factory.Sequence(lambda n: f"user{n:03d}@example.org")
+    full_name = factory.Sequence(lambda n: f"Test User {n:03d}")
+    organisation = factory.SubFactory(OrganisationFactory)
+    password_hash = factory.LazyFunction(password_hash)
+
+
+class ProgrammeFactory(_Factory):
+    class Meta:
+        model = Programme
+
+    reference = factory.Sequence(lambda n: f"VN-JCM-PoA-{n:03d}")
+    title = factory.Sequence(lambda n: f"Rooftop solar programme {n}")
+    mechanism = Mechanism.jcm
+    host_country = "VN"
+    coordinating_entity = factory.SubFactory(OrganisationFactory)
+
+
+class SiteFactory(_Factory):
+    class Meta:
+        model = Site
+
+    programme = factory.SubFactory(ProgrammeFactory)
+    reference = factory.Sequence(lambda n: f"CPA-{n:04d}")
+    name = factory.Sequence(lambda n: f"Factory rooftop {n}")
+
+
+class MembershipFactory(_Factory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    programme = factory.SubFactory(ProgrammeFactory)
+    role = Role.viewer
