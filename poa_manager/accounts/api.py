@@ -36,7 +36,8 @@ class Tokens(MethodView):
         """Create a personal API token: the response is the only time its value is shown"""
         token, plain = services.create_api_token(actor=g.api_user, now=utcnow(), **payload)
         db.session.commit()
-        return {**schemas.ApiTokenSchema().dump(token), "token": plain}
+        fields = schemas.ApiTokenSchema().fields
+        return {"token": plain, **{name: getattr(token, name) for name in fields}}
 
 
 @blp.route("/tokens/<int:token_id>")

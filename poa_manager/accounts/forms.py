@@ -7,6 +7,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     PasswordField,
+    SelectChoice,
     SelectField,
     StringField,
 )
@@ -52,7 +53,7 @@ class CreateApiTokenForm(FlaskForm):
     )
 
 
-_KIND_CHOICES = [(kind.value, kind.label) for kind in OrganisationKind]
+_KIND_CHOICES = [SelectChoice(kind.value, kind.label) for kind in OrganisationKind]
 
 
 class OrganisationForm(FlaskForm):

@@ -4,6 +4,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from wtforms import SelectChoice
 
 from poa_manager.accounts import services
 from poa_manager.accounts.forms import (
@@ -248,9 +249,9 @@ def edit_organisation(organisation_id: int):
 # --- admin: users -----------------------------------------------------------------------------
 
 
-def _organisation_choices() -> list[tuple[int, str]]:
+def _organisation_choices() -> list[SelectChoice]:
     return [
-        (o.id, f"{o.name} ({o.kind.label})")
+        SelectChoice(o.id, f"{o.name} ({o.kind.label})")
         for o in db.session.scalars(services.list_organisations(current_user))
         if o.is_active
     ]

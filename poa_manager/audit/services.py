@@ -1,6 +1,6 @@
 """Recording and checking the audit log. Every feature writes state changes through record()."""
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -121,7 +121,12 @@ def entries_query(*, action_prefix: str | None = None) -> sa.Select[tuple[AuditE
 
 def verify_chain() -> chain.ChainReport:
     """Walk the whole log in order and report the first row that was altered, removed or forged."""
-    report = chain.verify(_chain_rows())
+    query = sa.select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=2000)
+    entries = db.session.scalars(query)  # streamed: the log grows without bound
+    try:
+        report = chain.verify(_as_chain_row(entry) for entry in entries)
+    finally:
+        entries.close()  # the walk may stop early; release the server-side cursor
     if not report.intact:
         return report
     head = db.session.get(AuditChainHead, 1)
@@ -131,18 +136,16 @@ def verify_chain() -> chain.ChainReport:
     return report
 
 
-def _chain_rows() -> Iterator[chain.ChainRow]:
-    query = sa.select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=2000)
-    for entry in db.session.scalars(query):
-        yield chain.ChainRow(
-            seq=entry.seq,
-            occurred_at=entry.occurred_at,
-            actor_id=entry.actor_id,
-            actor_label=entry.actor_label,
-            action=entry.action,
-            entity_type=entry.entity_type,
-            entity_id=entry.entity_id,
-            data=entry.data,
-            prev_hash=entry.prev_hash,
-            hash=entry.hash,
-        )
+def _as_chain_row(entry: AuditEntry) -> chain.ChainRow:
+    return chain.ChainRow(
+        seq=entry.seq,
+        occurred_at=entry.occurred_at,
+        actor_id=entry.actor_id,
+        actor_label=entry.actor_label,
+        action=entry.action,
+        entity_type=entry.entity_type,
+        entity_id=entry.entity_id,
+        data=entry.data,
+        prev_hash=entry.prev_hash,
+        hash=entry.hash,
+    )

@@ -1,7 +1,7 @@
 """Forms for programme pages."""
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField
+from wtforms import SelectChoice, SelectField
 from wtforms.validators import InputRequired, Optional
 
 from poa_manager.accounts.roles import Role
@@ -14,6 +14,6 @@ def _optional_int(value):
 class GrantRoleForm(FlaskForm):
     user_id = SelectField("User", coerce=int, validators=[InputRequired()])
     role = SelectField(
-        "Role", choices=[(role.value, role.label) for role in Role], validators=[InputRequired()]
+        "Role", choices=[SelectChoice(role.value, role.label) for role in Role], validators=[InputRequired()]
     )
     site_id = SelectField("Site (site operators only)", coerce=_optional_int, validators=[Optional()])

@@ -2,6 +2,7 @@
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
+from wtforms import SelectChoice
 
 from poa_manager.accounts import services as account_services
 from poa_manager.accounts.forms import ConfirmForm
@@ -25,11 +26,13 @@ def index():
 def _grant_form(programme) -> GrantRoleForm:
     form = GrantRoleForm()
     form.user_id.choices = [
-        (u.id, f"{u.full_name} <{u.email}> — {u.organisation.name}")
+        SelectChoice(u.id, f"{u.full_name} <{u.email}> — {u.organisation.name}")
         for u in db.session.scalars(account_services.list_users(current_user))
         if u.is_active
     ]
-    form.site_id.choices = [("", "—")] + [(s.id, f"{s.reference} {s.name}") for s in programme.sites]
+    form.site_id.choices = [SelectChoice("", "—")] + [
+        SelectChoice(site.id, f"{site.reference} {site.name}") for site in programme.sites
+    ]
     return form
 
 

@@ -1,0 +1,73 @@
+"""A live server on a scratch, migrated and seeded database, and the system's Chromium to drive it."""
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+
+import flask_migrate
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from werkzeug.serving import make_server
+
+from poa_manager import create_app, demo
+from poa_manager.accounts.login import account_settings
+from poa_manager.database import db
+from tests.databases import fresh_database
+
+# Quiet and offline: no sandbox (containers run as root), no GPU, no calls home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory) -> Iterator[str]:
+    """The base URL of the real app, CSRF on, over a database holding the demo data."""
+    with fresh_database(tmp_path_factory.mktemp("e2e")) as url:
+        app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, WTF_CSRF_ENABLED=True)
+        with app.app_context():
+            flask_migrate.upgrade()
+            demo.seed(settings=account_settings())
+            db.session.commit()
+            db.session.remove()
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_port}"
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join()
+            with app.app_context():
+                # Pooled connections would keep the PostgreSQL scratch database from being dropped.
+                for engine in db.engines.values():
+                    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    executable = shutil.which("chromium")
+    if executable is None:
+        message = "Chromium is not installed: apt-get install chromium (these tests never download one)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: str) -> Iterator[Page]:
+    """A fresh tab with no cookies, so every test starts logged out."""
+    context = browser.new_context(base_url=live_server)
+    yield context.new_page()
+    context.close()

@@ -1,0 +1,45 @@
+"""`flask poa …` commands: first admin, demo data."""
+
+import sqlalchemy as sa
+
+from poa_manager.accounts.models import Membership, User
+
+
+def test_create_admin_from_the_command_line(runner, db):
+    result = runner.invoke(
+        args=["poa", "create-admin", "--email", "First.Admin@Example.org", "--name", "First Admin"],
+        input="amber-violin-orchard-19\n" * 2,
+    )
+    assert result.exit_code == 0, result.output
+    admin = db.session.scalar(sa.select(User).where(User.email == "first.admin@example.org"))
+    assert admin.is_admin and not admin.must_change_password
+    assert admin.organisation.name == "Platform administration"
+
+
+def test_create_admin_refuses_a_weak_password_with_the_reason(runner, db):
+    result = runner.invoke(
+        args=[
+            "poa",
+            "create-admin",
+            "--email",
+            "weak@example.org",
+            "--name",
+            "Weak",
+            "--password",
+            "password1234",
+        ]
+    )
+    assert result.exit_code == 1
+    assert "The password is not accepted." in result.output
+    assert db.session.scalar(sa.select(User).where(User.email == "weak@example.org")) is None
+
+
+def test_seed_demo_runs_once(runner, db):
+    first = runner.invoke(args=["poa", "seed-demo"])
+    second = runner.invoke(args=["poa", "seed-demo"])
+    assert "Demo data loaded." in first.output
+    assert "already present" in second.output
+    demo_users = db.session.scalars(sa.select(User).where(User.email.like("%@demo.example.org")))
+    assert len(list(demo_users)) == 6
+    roles = {m.role.value for m in db.session.scalars(sa.select(Membership))}
+    assert roles >= {"coordinator", "site_operator", "verifier", "registry_administrator", "viewer"}
