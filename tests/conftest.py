@@ -58,7 +58,10 @@ def app():
     with app.app_context():
         # The schema under test is the migrated one, so the audit triggers exist as in production.
         flask_migrate.upgrade()
-    return app
+    yield app
+    with app.app_context():
+        for engine in _db.engines.values():
+            engine.dispose()  # close pooled connections before the interpreter does it noisily
 
 
 @pytest.fixture
