@@ -42,8 +42,8 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
 
     PASSWORD_MIN_LENGTH = 12
-    API_TOKEN_DEFAULT_DAYS = 90
 
+    PROXY_FIX_HOPS = 0  # POA_PROXY_FIX_HOPS=1 behind one reverse proxy that sets X-Forwarded-*
     MAX_CONTENT_LENGTH = 20 * 1024 * 1024
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the login session
 

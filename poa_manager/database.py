@@ -9,6 +9,8 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event, orm
 from sqlalchemy.engine import Engine
 
+from poa_manager.errors import NotFound
+
 # Deterministic constraint names, so Alembic can find (and drop) every constraint later.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -96,3 +98,11 @@ def _begin_sqlite(connection: sa.Connection) -> None:
 def count_rows(query: sa.Select) -> int:
     """How many rows a (possibly ordered) select returns, without loading them."""
     return db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+
+
+def one_or_not_found(query: sa.Select, message: str):
+    """The single row of a scoped query; NotFound (404) when it is missing or not visible."""
+    row = db.session.scalar(query)
+    if row is None:
+        raise NotFound(message)
+    return row

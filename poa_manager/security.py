@@ -1,6 +1,7 @@
-"""Security headers on every response. All assets are vendored, so the CSP allows only 'self'."""
+"""Security headers on every response (assets are vendored: the CSP allows only 'self'); proxies."""
 
 from flask import Flask, Response, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -19,6 +20,11 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 def init_security_headers(app: Flask) -> None:
+    if hops := app.config.get("PROXY_FIX_HOPS"):
+        # Behind a reverse proxy the client address and scheme arrive in X-Forwarded-* headers;
+        # without this every client shares the proxy's address in the login rate limit.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
     @app.after_request
     def _set_headers(response: Response) -> Response:
         headers = response.headers

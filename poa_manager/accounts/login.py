@@ -19,7 +19,6 @@ def account_settings() -> services.AccountSettings:
         session_idle_minutes=config["LOGIN_SESSION_IDLE_MINUTES"],
         session_absolute_hours=config["LOGIN_SESSION_ABSOLUTE_HOURS"],
         password_min_length=config["PASSWORD_MIN_LENGTH"],
-        token_default_days=config["API_TOKEN_DEFAULT_DAYS"],
     )
 
 

@@ -11,8 +11,8 @@ from poa_manager.accounts import passwords, policies
 from poa_manager.accounts.models import ApiToken, LoginSession, Organisation, User
 from poa_manager.accounts.roles import OrganisationKind
 from poa_manager.audit import services as audit
-from poa_manager.database import count_rows, db, utcnow
-from poa_manager.errors import InvalidInput, NotAllowed, NotAuthenticated, NotFound, RuleViolation
+from poa_manager.database import count_rows, db, one_or_not_found, utcnow
+from poa_manager.errors import InvalidInput, NotAllowed, NotAuthenticated, RuleViolation
 
 TOKEN_PREFIX = "poa_"
 LOGIN_REFUSED = (
@@ -30,7 +30,6 @@ class AccountSettings:
     session_idle_minutes: int = 120
     session_absolute_hours: int = 12
     password_min_length: int = 12
-    token_default_days: int = 90
 
 
 class LoginRefused(NotAuthenticated):
@@ -216,12 +215,8 @@ def list_organisations(actor: User) -> sa.Select[tuple[Organisation]]:
 
 
 def get_organisation(organisation_id: int, *, actor: User) -> Organisation:
-    organisation = db.session.scalar(
-        policies.visible_organisations(actor).where(Organisation.id == organisation_id)
-    )
-    if organisation is None:
-        raise NotFound(f"No organisation {organisation_id}.")
-    return organisation
+    query = policies.visible_organisations(actor).where(Organisation.id == organisation_id)
+    return one_or_not_found(query, f"No organisation {organisation_id}.")
 
 
 def _check_organisation_name(name: str, *, other_than: int | None = None) -> None:
@@ -300,10 +295,7 @@ def list_users(actor: User) -> sa.Select[tuple[User]]:
 
 
 def get_user(user_id: int, *, actor: User) -> User:
-    user = db.session.scalar(policies.visible_users(actor).where(User.id == user_id))
-    if user is None:
-        raise NotFound(f"No user {user_id}.")
-    return user
+    return one_or_not_found(policies.visible_users(actor).where(User.id == user_id), f"No user {user_id}.")
 
 
 def _active_organisation(organisation_id: int) -> Organisation:
@@ -480,10 +472,8 @@ def list_api_tokens(actor: User) -> sa.Select[tuple[ApiToken]]:
 
 
 def get_api_token(token_id: int, *, actor: User) -> ApiToken:
-    token = db.session.scalar(policies.visible_tokens(actor).where(ApiToken.id == token_id))
-    if token is None:
-        raise NotFound(f"No API token {token_id}.")
-    return token
+    query = policies.visible_tokens(actor).where(ApiToken.id == token_id)
+    return one_or_not_found(query, f"No API token {token_id}.")
 
 
 def create_api_token(

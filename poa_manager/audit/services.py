@@ -1,6 +1,7 @@
 """Recording and checking the audit log. Every feature writes state changes through record()."""
 
 from collections.abc import Mapping
+from dataclasses import asdict, fields
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -56,18 +57,7 @@ def record(
         prev_hash=prev_hash,
     )
     digest = chain.chain_hash(prev_hash, row)
-    entry = AuditEntry(
-        seq=row.seq,
-        occurred_at=row.occurred_at,
-        actor_id=row.actor_id,
-        actor_label=row.actor_label,
-        action=row.action,
-        entity_type=row.entity_type,
-        entity_id=row.entity_id,
-        data=row.data,
-        prev_hash=prev_hash,
-        hash=digest,
-    )
+    entry = AuditEntry(**{**asdict(row), "hash": digest})
     db.session.add(entry)
     db.session.flush()
     db.session.execute(sa.update(AuditChainHead).where(AuditChainHead.id == 1).values(last_hash=digest))
@@ -137,15 +127,4 @@ def verify_chain() -> chain.ChainReport:
 
 
 def _as_chain_row(entry: AuditEntry) -> chain.ChainRow:
-    return chain.ChainRow(
-        seq=entry.seq,
-        occurred_at=entry.occurred_at,
-        actor_id=entry.actor_id,
-        actor_label=entry.actor_label,
-        action=entry.action,
-        entity_type=entry.entity_type,
-        entity_id=entry.entity_id,
-        data=entry.data,
-        prev_hash=entry.prev_hash,
-        hash=entry.hash,
-    )
+    return chain.ChainRow(**{field.name: getattr(entry, field.name) for field in fields(chain.ChainRow)})

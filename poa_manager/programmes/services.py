@@ -6,8 +6,8 @@ from sqlalchemy.exc import IntegrityError
 from poa_manager.accounts.models import Membership, User
 from poa_manager.accounts.roles import ROLES_BY_ORGANISATION_KIND, Role
 from poa_manager.audit import services as audit
-from poa_manager.database import db
-from poa_manager.errors import InvalidInput, NotAllowed, NotFound, RuleViolation
+from poa_manager.database import db, one_or_not_found
+from poa_manager.errors import InvalidInput, NotAllowed, RuleViolation
 from poa_manager.programmes import policies
 from poa_manager.programmes.models import Programme
 
@@ -17,10 +17,8 @@ def list_programmes(actor: User) -> sa.Select[tuple[Programme]]:
 
 
 def get_programme(programme_id: int, *, actor: User) -> Programme:
-    programme = db.session.scalar(policies.visible_programmes(actor).where(Programme.id == programme_id))
-    if programme is None:
-        raise NotFound(f"No programme {programme_id}.")
-    return programme
+    query = policies.visible_programmes(actor).where(Programme.id == programme_id)
+    return one_or_not_found(query, f"No programme {programme_id}.")
 
 
 def list_members(programme: Programme, *, actor: User) -> list[Membership]:
@@ -36,10 +34,11 @@ def list_members(programme: Programme, *, actor: User) -> list[Membership]:
 
 
 def get_membership(programme: Programme, membership_id: int, *, actor: User) -> Membership:
-    membership = next((m for m in list_members(programme, actor=actor) if m.id == membership_id), None)
-    if membership is None:
-        raise NotFound(f"No membership {membership_id} on {programme.reference}.")
-    return membership
+    get_programme(programme.id, actor=actor)
+    query = sa.select(Membership).where(
+        Membership.id == membership_id, Membership.programme_id == programme.id
+    )
+    return one_or_not_found(query, f"No membership {membership_id} on {programme.reference}.")
 
 
 def grant_role(
