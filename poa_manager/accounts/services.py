@@ -338,6 +338,7 @@ def create_user(
         full_name=full_name.strip(),
         organisation=organisation,
         password_hash=passwords.hash_password(password),
+        password_changed_at=utcnow(),
         is_admin=is_admin,
         must_change_password=must_change_password,
     )
