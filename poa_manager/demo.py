@@ -3,15 +3,16 @@
 Seeding goes through the same services as the pages, so the audit log shows where it came from.
 """
 
+from datetime import date
+
 import sqlalchemy as sa
 
 from poa_manager.accounts import services as account_services
 from poa_manager.accounts.models import User
 from poa_manager.accounts.roles import OrganisationKind, Role
-from poa_manager.audit import services as audit
 from poa_manager.database import db
 from poa_manager.programmes import services as programme_services
-from poa_manager.programmes.models import Mechanism, Programme
+from poa_manager.programmes.rules import Mechanism
 from poa_manager.sites.models import Site
 
 DEMO_PASSWORD = "sunrise-over-mekong-26"  # printed in the README; never use the demo in production
@@ -43,6 +44,12 @@ PROGRAMME = {
     "title": "Rooftop solar PV for factories in southern Viet Nam",
     "mechanism": Mechanism.jcm,
     "host_country": "VN",
+    "partner_country": "JP",
+    "methodology_code": "JCM_VN_AM007",
+    "methodology_version": "1.0",
+    "boundary": {"codes": ["VN-39", "VN-57", "VN-SG"]},  # Dong Nai, Binh Duong, Ho Chi Minh City
+    "start_date": date(2025, 1, 1),
+    "duration_years": 15,
 }
 SITES = [
     ("CPA-0001", "Binh Duong textile factory rooftop, 1.2 MWp"),
@@ -74,21 +81,9 @@ def seed(*, settings: account_services.AccountSettings) -> bool:
                 actor=admin, name=name, kind=kind, country_code=country
             )
 
-    programme = Programme(coordinating_entity=organisations["cme"], **PROGRAMME)
-    programme.sites = [Site(reference=reference, name=name) for reference, name in SITES]
-    db.session.add(programme)
-    db.session.flush()
-    audit.record(
-        "programme.created",
-        actor=admin,
-        entity_type="programme",
-        entity_id=programme.id,
-        after={**PROGRAMME, "sites": [reference for reference, _ in SITES], "source": "demo data"},
-    )
-    site_ids = {site.reference: site.id for site in programme.sites}
-
-    for email, full_name, organisation_key, is_admin, role, site_reference in USERS[1:]:
-        user = account_services.create_user(
+    users = {}
+    for email, full_name, organisation_key, is_admin, _role, _site in USERS[1:]:
+        users[email] = account_services.create_user(
             actor=admin,
             email=email,
             full_name=full_name,
@@ -98,8 +93,16 @@ def seed(*, settings: account_services.AccountSettings) -> bool:
             is_admin=is_admin,
             must_change_password=False,
         )
-        if role is not None:
-            programme_services.grant_role(
-                programme, actor=admin, user_id=user.id, role=role, site_id=site_ids.get(site_reference)
-            )
+
+    coordinator = users["coordinator@demo.example.org"]
+    programme = programme_services.create_programme(
+        actor=coordinator, coordinating_entity_id=organisations["cme"].id, **PROGRAMME
+    )
+    programme.sites = [Site(reference=reference, name=name) for reference, name in SITES]
+    db.session.flush()
+    site_ids = {site.reference: site.id for site in programme.sites}
+    for email, _name, _organisation, _is_admin, role, site_reference in USERS[2:]:
+        programme_services.grant_role(
+            programme, actor=admin, user_id=users[email].id, role=role, site_id=site_ids.get(site_reference)
+        )
     return True

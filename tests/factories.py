@@ -9,7 +9,9 @@ from poa_manager.accounts import passwords
 from poa_manager.accounts.models import Membership, Organisation, User
 from poa_manager.accounts.roles import OrganisationKind, Role
 from poa_manager.database import db
-from poa_manager.programmes.models import Mechanism, Programme
+from poa_manager.programmes.models import Programme, ProgrammeVersion
+from poa_manager.programmes.rules import Mechanism
+from poa_manager.programmes.services import design_defaults
 from poa_manager.sites.models import Site
 
 PASSWORD = "quiet-harbour-lantern-72"
@@ -48,6 +50,8 @@ class UserFactory(_Factory):
 
 
 class ProgrammeFactory(_Factory):
+    """A draft programme with design version 1 holding its mechanism's defaults."""
+
     class Meta:
         model = Programme
 
@@ -56,6 +60,9 @@ class ProgrammeFactory(_Factory):
     mechanism = Mechanism.jcm
     host_country = "VN"
     coordinating_entity = factory.SubFactory(OrganisationFactory)
+    versions = factory.LazyAttribute(
+        lambda programme: [ProgrammeVersion(number=1, **design_defaults(programme.mechanism))]
+    )
 
 
 class SiteFactory(_Factory):

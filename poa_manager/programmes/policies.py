@@ -1,9 +1,10 @@
-"""Who may see programmes and manage who works on them."""
+"""Who may see programmes, shape their design, move them through validation and registration."""
 
 import sqlalchemy as sa
 
-from poa_manager.accounts.models import Membership, User
+from poa_manager.accounts.models import Membership, Organisation, User
 from poa_manager.accounts.policies import can_administer
+from poa_manager.accounts.roles import OrganisationKind, Role
 from poa_manager.programmes.models import Programme
 
 
@@ -14,6 +15,32 @@ def visible_programmes(actor: User) -> sa.Select[tuple[Programme]]:
         return query
     member_of = sa.select(Membership.programme_id).where(Membership.user_id == actor.id)
     return query.where(Programme.id.in_(member_of))
+
+
+def can_create_programme(actor: User, coordinating_entity: Organisation) -> bool:
+    """A coordinating entity registers its own programmes; admins may do it for any of them."""
+    if coordinating_entity.kind is not OrganisationKind.coordinating_entity:
+        return False
+    return can_administer(actor) or actor.organisation_id == coordinating_entity.id
+
+
+def can_edit_design(actor: User, programme: Programme) -> bool:
+    return can_administer(actor) or Role.coordinator in actor.roles_in(programme.id)
+
+
+def can_validate(actor: User, programme: Programme) -> bool:
+    """Validation is the verifier's (DOE/VVB/TPE) job, never the platform admin's."""
+    return (
+        Role.verifier in actor.roles_in(programme.id) and actor.organisation.kind is OrganisationKind.verifier
+    )
+
+
+def can_register(actor: User, programme: Programme) -> bool:
+    return Role.registry_administrator in actor.roles_in(programme.id)
+
+
+def can_set_holds(actor: User, programme: Programme) -> bool:
+    return can_register(actor, programme) or can_administer(actor)
 
 
 def can_manage_members(actor: User, programme: Programme) -> bool:

@@ -114,16 +114,20 @@ def test_grant_and_revoke_through_the_api(client, world, api_headers_for, db):
 def test_grant_through_the_page_shows_refusals(world, login_as):
     client = login_as(world.admin)
     response = client.post(
-        f"/programmes/{world.programme.id}",
-        data={"user_id": world.coordinator.id, "role": "verifier", "site_id": ""},
+        f"/programmes/{world.programme.id}/members",
+        data={"grant-user_id": world.coordinator.id, "grant-role": "verifier", "grant-site_id": ""},
     )
     assert response.status_code == 422
     assert b"needs a user of a verifier" in response.data
 
     site = SiteFactory(programme=world.programme)
     response = client.post(
-        f"/programmes/{world.programme.id}",
-        data={"user_id": world.coordinator.id, "role": "site_operator", "site_id": str(site.id)},
+        f"/programmes/{world.programme.id}/members",
+        data={
+            "grant-user_id": world.coordinator.id,
+            "grant-role": "site_operator",
+            "grant-site_id": str(site.id),
+        },
     )
     assert response.status_code == 302
     assert site.reference.encode() in client.get(f"/programmes/{world.programme.id}").data
