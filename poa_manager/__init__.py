@@ -5,7 +5,7 @@ import os
 from dotenv import load_dotenv
 from flask import Flask
 
-from poa_manager import accounts, programmes
+from poa_manager import accounts, programmes, sites
 from poa_manager.accounts.login import init_login
 from poa_manager.cli import poa_cli
 from poa_manager.config import CONFIGS, development_secret_key, normalise_database_url
@@ -13,10 +13,9 @@ from poa_manager.database import db
 from poa_manager.error_handlers import register_error_handlers
 from poa_manager.extensions import csrf, limiter, login_manager, migrate, rest_api
 from poa_manager.security import init_security_headers
-from poa_manager.sites import models as _site_models  # noqa: F401  (mapped before first use)
 from poa_manager.templating import init_templating
 
-FEATURES = (accounts, programmes)
+FEATURES = (accounts, programmes, sites)
 
 
 def create_app(env: str | None = None, **overrides) -> Flask:

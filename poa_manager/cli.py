@@ -6,8 +6,9 @@ from flask.cli import AppGroup
 from poa_manager.accounts import services as account_services
 from poa_manager.accounts.login import account_settings
 from poa_manager.audit import services as audit_services
-from poa_manager.database import db
+from poa_manager.database import db, utcnow
 from poa_manager.errors import DomainError
+from poa_manager.sites import services as site_services
 
 poa_cli = AppGroup("poa", help="poa_manager administration.")
 
@@ -65,3 +66,18 @@ def audit_verify() -> None:
         click.echo(f"Audit chain intact: {report.rows_checked} rows verified.")
         return
     raise click.ClickException(f"Audit chain broken at row {report.first_bad_seq}: {report.reason}.")
+
+
+@poa_cli.command("advance-crediting")
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The day to apply (default: today, UTC).",
+)
+def advance_crediting(today) -> None:
+    """Move included sites into their crediting period, and out of it when it ends (run daily)."""
+    day = today.date() if today else utcnow().date()
+    counts = site_services.advance_crediting(today=day)
+    db.session.commit()
+    click.echo(f"{day}: {counts['started']} sites started crediting, {counts['ended']} ended.")

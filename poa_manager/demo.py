@@ -4,16 +4,17 @@ Seeding goes through the same services as the pages, so the audit log shows wher
 """
 
 from datetime import date
+from decimal import Decimal
 
 import sqlalchemy as sa
 
 from poa_manager.accounts import services as account_services
 from poa_manager.accounts.models import User
 from poa_manager.accounts.roles import OrganisationKind, Role
-from poa_manager.database import db
+from poa_manager.database import db, utcnow
 from poa_manager.programmes import services as programme_services
 from poa_manager.programmes.rules import Mechanism
-from poa_manager.sites.models import Site
+from poa_manager.sites import services as site_services
 
 DEMO_PASSWORD = "sunrise-over-mekong-26"  # printed in the README; never use the demo in production
 
@@ -29,14 +30,14 @@ ORGANISATIONS = {
     ),
 }
 
-# (e-mail, name, organisation key, is admin, role on the demo programme, site reference)
+# (e-mail, name, organisation key); the first is the platform administrator.
 USERS = [
-    ("admin@demo.example.org", "Linh Admin", "secretariat", True, None, None),
-    ("coordinator@demo.example.org", "Minh Coordinator", "cme", False, Role.coordinator, None),
-    ("operator@demo.example.org", "Hoa Operator", "operator", False, Role.site_operator, "CPA-0001"),
-    ("verifier@demo.example.org", "Kenji Verifier", "tpe", False, Role.verifier, None),
-    ("registry@demo.example.org", "Thu Registry", "secretariat", False, Role.registry_administrator, None),
-    ("government@demo.example.org", "Lan Government", "government", False, Role.viewer, None),
+    ("admin@demo.example.org", "Linh Admin", "secretariat"),
+    ("coordinator@demo.example.org", "Minh Coordinator", "cme"),
+    ("operator@demo.example.org", "Hoa Operator", "operator"),
+    ("verifier@demo.example.org", "Kenji Verifier", "tpe"),
+    ("registry@demo.example.org", "Thu Registry", "secretariat"),
+    ("government@demo.example.org", "Lan Government", "government"),
 ]
 
 PROGRAMME = {
@@ -51,9 +52,98 @@ PROGRAMME = {
     "start_date": date(2025, 1, 1),
     "duration_years": 15,
 }
+# Criteria as a coordinator would write them in the PoA-DD (domain.md §1.4).
+CRITERIA = [
+    {
+        "code": "EC-01",
+        "description": "Located in Binh Duong, Dong Nai or Ho Chi Minh City",
+        "kind": "location_in_boundary",
+        "params": {"require_coordinates": True},
+    },
+    {
+        "code": "EC-02",
+        "description": "Grid-connected rooftop solar PV",
+        "kind": "technology_allowed",
+        "params": {"technologies": ["solar_pv"]},
+    },
+    {"code": "EC-03", "description": "Small scale: at most 15 MW", "kind": "capacity_range", "params": {}},
+    {
+        "code": "EC-04",
+        "description": "Commissioned on or after the programme start",
+        "kind": "commissioning_window",
+        "params": {"not_before": "2025-01-01"},
+    },
+    {
+        "code": "EC-05",
+        "description": "Revenue meter of class 0.2S or 0.5S with valid calibration",
+        "kind": "meter_accuracy",
+        "params": {"accepted_classes": ["0.2S", "0.5S"]},
+    },
+    {
+        "code": "EC-06",
+        "description": "CPA-DD and grid-connection agreement on file",
+        "kind": "documents_present",
+        "params": {"document_kinds": ["cpa_dd", "grid_connection_agreement"]},
+    },
+    {
+        "code": "EC-07",
+        "description": "Not registered in any other programme or registry",
+        "kind": "no_double_counting",
+        "params": {},
+    },
+]
+
+
+def _site(
+    reference: str, name: str, latitude: str, longitude: str, area: str, capacity_kw: str, meter: str
+) -> dict:
+    return {
+        "reference": reference,
+        "name": name,
+        "latitude": Decimal(latitude),
+        "longitude": Decimal(longitude),
+        "area_code": area,
+        "technology": "solar_pv",
+        "capacity_kw": Decimal(capacity_kw),
+        "commissioned_on": date(2025, 6, 1),
+        "documents": ["cpa_dd", "grid_connection_agreement"],
+        "equipment_serials": [f"INV-{meter}"],
+        "financial_support_declared": False,
+        "meters": [
+            {
+                "serial": f"MTR-{meter}",
+                "role": "export",
+                "accuracy_class": "0.5S",
+                "calibrated_on": date(2025, 5, 20),
+                "calibration_valid_until": date(2030, 5, 19),
+            }
+        ],
+    }
+
+
 SITES = [
-    ("CPA-0001", "Binh Duong textile factory rooftop, 1.2 MWp"),
-    ("CPA-0002", "Dong Nai food processing plant rooftop, 850 kWp"),
+    _site(
+        "CPA-0001",
+        "Binh Duong textile factory rooftop, 1.2 MWp",
+        "11.0521",
+        "106.6670",
+        "VN-57",
+        "1200",
+        "VN57-0001",
+    ),
+    _site(
+        "CPA-0002",
+        "Dong Nai food processing plant rooftop, 850 kWp",
+        "10.9447",
+        "106.8243",
+        "VN-39",
+        "850",
+        "VN39-0002",
+    ),
+    # Fails two criteria on purpose: outside the boundary (Long An) and above the small-scale limit.
+    _site(
+        "CPA-0003", "Long An steel mill rooftop, 18 MWp", "10.6956", "106.2431", "VN-41", "18000", "VN41-0003"
+    ),
 ]
 
 
@@ -82,7 +172,7 @@ def seed(*, settings: account_services.AccountSettings) -> bool:
             )
 
     users = {}
-    for email, full_name, organisation_key, is_admin, _role, _site in USERS[1:]:
+    for email, full_name, organisation_key in USERS[1:]:
         users[email] = account_services.create_user(
             actor=admin,
             email=email,
@@ -90,19 +180,45 @@ def seed(*, settings: account_services.AccountSettings) -> bool:
             password=DEMO_PASSWORD,
             settings=settings,
             organisation_id=organisations[organisation_key].id,
-            is_admin=is_admin,
             must_change_password=False,
         )
 
     coordinator = users["coordinator@demo.example.org"]
+    verifier, registry = users["verifier@demo.example.org"], users["registry@demo.example.org"]
     programme = programme_services.create_programme(
         actor=coordinator, coordinating_entity_id=organisations["cme"].id, **PROGRAMME
     )
-    programme.sites = [Site(reference=reference, name=name) for reference, name in SITES]
-    db.session.flush()
-    site_ids = {site.reference: site.id for site in programme.sites}
-    for email, _name, _organisation, _is_admin, role, site_reference in USERS[2:]:
-        programme_services.grant_role(
-            programme, actor=admin, user_id=users[email].id, role=role, site_id=site_ids.get(site_reference)
-        )
+    for email, role in (
+        ("verifier@demo.example.org", Role.verifier),
+        ("registry@demo.example.org", Role.registry_administrator),
+        ("government@demo.example.org", Role.viewer),
+    ):
+        programme_services.grant_role(programme, actor=admin, user_id=users[email].id, role=role)
+
+    # The coordinator designs the programme, adds its sites and checks them against the criteria.
+    site_services.update_criteria(programme, actor=coordinator, criteria=CRITERIA)
+    operator_id = organisations["operator"].id
+    sites = [
+        site_services.create_site(programme, actor=coordinator, operator_organisation_id=operator_id, **facts)
+        for facts in SITES
+    ]
+    today = utcnow().date()
+    for site in sites:
+        site_services.check_eligibility(site, actor=coordinator, checked_on=today)
+
+    # Validation by the TPE and registration by the Joint Committee secretariat, four eyes each.
+    programme_services.submit_for_validation(programme, actor=coordinator, now=utcnow())
+    programme_services.validate(programme, actor=verifier, now=utcnow())
+    programme_services.register(programme, actor=registry, now=utcnow())
+
+    # CPA-0001 is included after the TPE's confirmation; CPA-0002 stays eligible for you to include.
+    site_services.include_sites(programme, actor=coordinator, site_ids=[sites[0].id], included_on=today)
+    site_services.confirm_inclusion(sites[0], actor=verifier, included_on=today)
+    programme_services.grant_role(
+        programme,
+        actor=admin,
+        user_id=users["operator@demo.example.org"].id,
+        role=Role.site_operator,
+        site_id=sites[0].id,
+    )
     return True

@@ -1,4 +1,7 @@
-"""Site points, GeoJSON boundaries, great-circle distances and a grid index of nearby sites. Pure Python."""
+"""Points, GeoJSON boundaries, great-circle distances and a grid index of nearby sites. Pure Python.
+
+Shared by programmes (their boundary) and sites (location checks, the double-counting guard).
+"""
 
 import math
 import re

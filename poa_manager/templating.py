@@ -6,6 +6,7 @@ from flask import Flask
 
 from poa_manager.accounts import policies as account_policies
 from poa_manager.programmes import policies as programme_policies
+from poa_manager.sites import policies as site_policies
 
 
 def format_datetime(value: datetime | None) -> str:
@@ -16,5 +17,6 @@ def init_templating(app: Flask) -> None:
     app.jinja_env.globals.update(
         can_administer=account_policies.can_administer,
         can_manage_members=programme_policies.can_manage_members,
+        can_import_external_registrations=site_policies.can_import_external_registrations,
     )
     app.jinja_env.filters["datetime"] = format_datetime

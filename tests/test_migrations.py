@@ -27,3 +27,42 @@ def test_upgrade_from_empty_matches_the_models_and_downgrades_cleanly(tmp_path):
             db.session.remove()
             for engine in db.engines.values():
                 engine.dispose()
+
+
+def test_existing_programmes_get_a_draft_design_version_when_designs_become_versioned(tmp_path):
+    """Data migration fb9c3eeeb20e: a programme from before versioning keeps working."""
+    with fresh_database(tmp_path) as url:
+        app = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
+        with app.app_context():
+            flask_migrate.upgrade(revision="733e0b3fa03c")
+            with db.engine.begin() as connection:
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO organisations (name, kind, is_active, created_at) "
+                        "VALUES ('CME', 'coordinating_entity', true, CURRENT_TIMESTAMP)"
+                    )
+                )
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO programmes (reference, title, mechanism, host_country, "
+                        "coordinating_entity_id, status, created_at) "
+                        "VALUES ('P-1', 'Old', 'jcm', 'VN', 1, 'draft', CURRENT_TIMESTAMP)"
+                    )
+                )
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO sites (programme_id, reference, name, created_at) "
+                        "VALUES (1, 'CPA-1', 'Old site', CURRENT_TIMESTAMP)"
+                    )
+                )
+            flask_migrate.upgrade(revision="fb9c3eeeb20e")
+            with db.engine.connect() as connection:
+                versions = connection.execute(
+                    sa.text("SELECT number, status, crediting_period_years FROM programme_versions")
+                ).all()
+                sites = connection.execute(sa.text("SELECT status, equipment_serials FROM sites")).all()
+            assert [tuple(row) for row in versions] == [(1, "draft", 7)]
+            assert sites[0][0] == "draft"
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()

@@ -68,7 +68,6 @@ def upgrade():
     sa.Column('grid_emission_factor_overrides', sa.JSON(), nullable=False),
     sa.Column('eligibility_criteria', sa.JSON(), nullable=False),
     sa.Column('support_tiers', sa.JSON(), nullable=False),
-    sa.Column('proximity_threshold_m', sa.Integer(), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('submitted_by_id', sa.Integer(), nullable=True),
     sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=True),
@@ -156,14 +155,14 @@ def upgrade():
             "programme_id", "number", "status", "crediting_period_type", "crediting_period_years",
             "max_renewals", "inclusion_route", "sampling_rule", "monitoring_plan",
             "grid_emission_factor_overrides", "eligibility_criteria", "support_tiers",
-            "proximity_threshold_m", "created_at")),
+            "created_at")),
     )
     bind = op.get_bind()
     rows = [{"programme_id": programme_id, "number": 1, "status": "draft", "crediting_period_type": "renewable",
              "crediting_period_years": 7, "max_renewals": 2, "inclusion_route": "verifier_confirms",
              "sampling_rule": "ninety_ten", "monitoring_plan": "{}", "grid_emission_factor_overrides": "{}",
              "eligibility_criteria": "[]", "support_tiers": '[[1, "0.50"], [2, "0.40"], [4, "0.30"]]',
-             "proximity_threshold_m": 50, "created_at": sa.func.now()}
+             "created_at": sa.func.now()}
             for (programme_id,) in bind.execute(sa.select(programmes.c.id))]
     for row in rows:
         bind.execute(versions.insert().values(**row))

@@ -34,7 +34,7 @@ class ChainRow:
 
 
 def _plain(value: Any) -> Any:
-    """JSON-safe form: decimals and dates as strings, so the encoding never depends on floats."""
+    """JSON-safe form: decimals, floats and dates as strings, so the encoding is the same everywhere."""
     if isinstance(value, Mapping):
         return {str(key): _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -51,7 +51,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, float):
-        raise TypeError("floats are not audited: use Decimal")
+        # GeoJSON coordinates arrive as floats; their shortest repr round-trips exactly. Quantities
+        # that become credits are Decimals long before they reach the log.
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("NaN and infinity cannot be audited")
+        return repr(value)
     return value
 
 

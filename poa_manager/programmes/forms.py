@@ -112,13 +112,6 @@ class ProgrammeForm(FlaskForm):
         choices=_choices(SamplingRule),
         description="90/10 for small-scale programmes, 95/10 for large-scale or grouped plans.",
     )
-    proximity_threshold_m = IntegerField(
-        "Duplicate-location distance (m)",
-        default=50,
-        validators=[InputRequired(), NumberRange(0, 100_000)],
-        description="Sites of the same technology closer than this are flagged as possible double counting. "
-        "Unconfirmed default: set it to your PoA-DD's rule.",
-    )
     grid_emission_factor_overrides = TextAreaField(
         "Own grid emission factors (tCO2/MWh)",
         validators=[Optional()],
@@ -172,7 +165,6 @@ class ProgrammeForm(FlaskForm):
             "max_renewals": self.max_renewals.data,
             "inclusion_route": InclusionRoute(self.inclusion_route.data),
             "sampling_rule": SamplingRule(self.sampling_rule.data),
-            "proximity_threshold_m": self.proximity_threshold_m.data,
             "grid_emission_factor_overrides": getattr(self.grid_emission_factor_overrides, "parsed", {}),
             "support_tiers": getattr(self.support_tiers, "parsed", []),
             "monitoring_plan": getattr(self.monitoring_plan, "parsed", {}),

@@ -134,7 +134,6 @@ class ProgrammeVersion(Timestamped, db.Model):
     grid_emission_factor_overrides: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     eligibility_criteria: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     support_tiers: Mapped[list[list[str]]] = mapped_column(JSON, default=list)  # [[first_order, rate]]
-    proximity_threshold_m: Mapped[int] = mapped_column(default=50)  # [U] double-counting distance
 
     # Who did what (maker/checker: none of these three may be the same person).
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -37,7 +37,6 @@ class DesignFields(Schema):
     max_renewals = fields.Integer(strict=True, validate=validate.Range(0, 2))
     inclusion_route = fields.Enum(InclusionRoute, by_value=True)
     sampling_rule = fields.Enum(SamplingRule, by_value=True)
-    proximity_threshold_m = fields.Integer(strict=True, validate=validate.Range(0, 100_000))
     grid_emission_factor_overrides = fields.Dict(
         keys=fields.String(validate=validate.Regexp(r"^\d{4}$")),
         values=fields.String(validate=DECIMAL_TEXT),

@@ -31,7 +31,6 @@ DESIGN_FIELDS = (
     "monitoring_plan",
     "grid_emission_factor_overrides",
     "support_tiers",
-    "proximity_threshold_m",
 )
 
 
@@ -426,6 +425,7 @@ def grant_role(
         raise InvalidInput(
             "No such site in this programme.", errors={"site_id": ["No such site in this programme."]}
         ) from error
+    db.session.expire(user, ["memberships"])  # role checks read the collection: let it reload
     audit.record(
         "membership.granted",
         actor=actor,
@@ -452,8 +452,10 @@ def revoke_membership(membership: Membership, *, actor: User) -> None:
             "site_id": membership.site_id,
         },
     )
+    user = membership.user
     db.session.delete(membership)
     db.session.flush()
+    db.session.expire(user, ["memberships"])
 
 
 def _upper(value: str | None) -> str | None:

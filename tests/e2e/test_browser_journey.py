@@ -61,7 +61,9 @@ def test_admin_has_an_admin_menu(page: Page, live_server: str):
 
     admin_menu = nav_menu(page, "Admin")
     admin_menu.locator("summary").click()
-    expect(admin_menu.get_by_role("link")).to_have_text(["Organisations", "Users", "Audit log"])
+    expect(admin_menu.get_by_role("link")).to_have_text(
+        ["Organisations", "Users", "Audit log", "Sites registered elsewhere"]
+    )
 
     admin_menu.get_by_role("link", name="Users", exact=True).click()
     expect(page).to_have_url(f"{live_server}/admin/users")

@@ -43,3 +43,28 @@ def test_seed_demo_runs_once(runner, db):
     assert len(list(demo_users)) == 6
     roles = {m.role.value for m in db.session.scalars(sa.select(Membership))}
     assert roles >= {"coordinator", "site_operator", "verifier", "registry_administrator", "viewer"}
+
+
+def test_advance_crediting_moves_sites_into_and_out_of_their_periods(runner, db):
+    from datetime import date
+
+    from poa_manager.sites.models import SiteStatus
+    from tests.factories import SiteFactory
+
+    starting = SiteFactory(
+        status=SiteStatus.included, crediting_start=date(2026, 1, 1), crediting_end=date(2035, 12, 31)
+    )
+    ending = SiteFactory(
+        status=SiteStatus.crediting, crediting_start=date(2016, 1, 1), crediting_end=date(2025, 12, 31)
+    )
+    waiting = SiteFactory(
+        status=SiteStatus.included, crediting_start=date(2027, 1, 1), crediting_end=date(2036, 12, 31)
+    )
+    result = runner.invoke(args=["poa", "advance-crediting", "--today", "2026-06-30"])
+    assert "1 sites started crediting, 1 ended" in result.output
+    db.session.expire_all()
+    assert (starting.status, ending.status, waiting.status) == (
+        SiteStatus.crediting,
+        SiteStatus.crediting_ended,
+        SiteStatus.included,
+    )

@@ -74,8 +74,11 @@ def test_decimals_dates_and_enums_are_kept_exactly_as_text():
     assert data == {"er": "0.10", "on": "2025-03-01", "status": "included"}
 
 
-def test_floats_and_naive_times_are_refused():
-    with pytest.raises(TypeError):
-        chain.canonical_data({"er": 0.1})
+def test_floats_are_kept_as_their_exact_repr_and_naive_times_and_nan_are_refused():
+    assert chain.canonical_data({"coordinates": [106.0, 10.123456789]}) == {
+        "coordinates": ["106.0", "10.123456789"]
+    }
+    with pytest.raises(ValueError):
+        chain.canonical_data({"x": float("nan")})
     with pytest.raises(ValueError):
         chain.canonical_data({"at": datetime(2026, 1, 1)})

@@ -1,0 +1,50 @@
+"""Use cases for sites, split by sub-concept; import them from here."""
+
+from poa_manager.sites.services.external import import_external_registrations, list_external_registrations
+from poa_manager.sites.services.guard import find_conflicts
+from poa_manager.sites.services.inclusion import (
+    advance_crediting,
+    check_eligibility,
+    clear_review,
+    confirm_inclusion,
+    design_for_checks,
+    eligibility_checks,
+    exclude_site,
+    include_sites,
+    latest_check,
+    put_under_review,
+    return_inclusion,
+    update_criteria,
+    withdraw_site,
+)
+from poa_manager.sites.services.records import (
+    create_site,
+    get_site,
+    list_sites,
+    normalise_serial,
+    update_site,
+)
+
+__all__ = [
+    "import_external_registrations",
+    "list_external_registrations",
+    "advance_crediting",
+    "eligibility_checks",
+    "check_eligibility",
+    "clear_review",
+    "confirm_inclusion",
+    "create_site",
+    "design_for_checks",
+    "exclude_site",
+    "find_conflicts",
+    "get_site",
+    "include_sites",
+    "latest_check",
+    "list_sites",
+    "normalise_serial",
+    "put_under_review",
+    "return_inclusion",
+    "update_criteria",
+    "update_site",
+    "withdraw_site",
+]
