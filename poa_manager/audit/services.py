@@ -60,7 +60,10 @@ def record(
     entry = AuditEntry(**{**asdict(row), "hash": digest})
     db.session.add(entry)
     db.session.flush()
-    db.session.execute(sa.update(AuditChainHead).where(AuditChainHead.id == 1).values(last_hash=digest))
+    db.session.execute(
+        sa.update(AuditChainHead).where(AuditChainHead.id == 1).values(last_hash=digest),
+        execution_options={"synchronize_session": False},  # the head row is never held as an object
+    )
     return entry
 
 
@@ -71,10 +74,13 @@ def _advance_head() -> tuple[int, str]:
         .values(last_seq=AuditChainHead.last_seq + 1)
         .returning(AuditChainHead.last_seq, AuditChainHead.last_hash)
     )
-    row = db.session.execute(bump).one_or_none()
+    # synchronize_session=False: the head is never loaded as an object, and syncing would scan the
+    # whole identity map on every append (quadratic in a large import).
+    no_sync = {"synchronize_session": False}
+    row = db.session.execute(bump, execution_options=no_sync).one_or_none()
     if row is None:  # an empty database: the migration seeds this row, but be safe
         db.session.execute(sa.insert(AuditChainHead).values(id=1, last_seq=0, last_hash=chain.GENESIS_HASH))
-        row = db.session.execute(bump).one()
+        row = db.session.execute(bump, execution_options=no_sync).one()
     return row.last_seq, row.last_hash
 
 

@@ -29,6 +29,12 @@ class Mechanism(StrEnum):
         """What each standard calls a component (domain.md §8)."""
         return _SITE_LABELS[self]
 
+    @property
+    def sites_label(self) -> str:
+        """The plural, as a heading: "CPAs", "VPAs", "Instances", "Sites"."""
+        label = _SITE_LABELS[self]
+        return (label if label.isupper() else label.capitalize()) + "s"
+
 
 _MECHANISM_LABELS = {
     Mechanism.jcm: "JCM",

@@ -3,7 +3,7 @@
 from flask import g
 from flask.views import MethodView
 from flask_smorest.fields import Upload
-from marshmallow import Schema
+from marshmallow import Schema, fields
 
 from poa_manager.api import api_blueprint
 from poa_manager.api.pagination import page_of
@@ -173,3 +173,33 @@ class ExternalRegistrations(MethodView):
         )
         db.session.commit()
         return counts
+
+
+class ImportOptions(Schema):
+    check_on = fields.Date(load_default=None, metadata={"description": "Check every new site on this date"})
+
+
+@blp.route("/programmes/<int:programme_id>/site-imports", methods=["POST"])
+@blp.arguments(UploadRequest, location="files")
+@blp.arguments(ImportOptions, location="form")
+@blp.response(201, schemas.SiteImportSchema)
+def import_sites(files, options, programme_id):
+    """Upload a CSV or XLSX of sites (the page offers a template): all rows or none
+
+    A rejected file answers 409 with every row error in errors.rows (row, column, code, message, value).
+    """
+    programme = programme_services.get_programme(programme_id, actor=g.api_user)
+    upload = files["file"]
+    result = services.import_sites(
+        programme,
+        actor=g.api_user,
+        filename=upload.filename or "upload",
+        data=upload.read(),
+        check_on=options["check_on"],
+    )
+    db.session.commit()
+    return {
+        "imported": len(result.sites),
+        "checked": result.checked,
+        "site_ids": [s.id for s in result.sites],
+    }

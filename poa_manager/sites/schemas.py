@@ -152,3 +152,13 @@ class ExternalRegistrationSchema(Schema):
 class ImportCountsSchema(Schema):
     created = fields.Integer()
     updated = fields.Integer()
+
+
+class SiteImportSchema(Schema):
+    imported = fields.Integer()
+    checked = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "Sites per eligibility outcome, when checked"},
+    )
+    site_ids = fields.List(fields.Integer())

@@ -2,7 +2,7 @@
 
 import json
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
@@ -10,20 +10,21 @@ from poa_manager.accounts import services as account_services
 from poa_manager.accounts.forms import ConfirmForm
 from poa_manager.accounts.roles import OrganisationKind
 from poa_manager.audit import services as audit_services
-from poa_manager.database import db, utcnow
+from poa_manager.database import count_rows, db, utcnow
 from poa_manager.errors import DomainError, InvalidInput, RuleViolation
 from poa_manager.programmes import services as programme_services
-from poa_manager.sites import eligibility, policies, services
+from poa_manager.sites import eligibility, importer, policies, services
 from poa_manager.sites.forms import (
     ConfirmInclusionForm,
     CriteriaForm,
     ExcludeForm,
     ExternalRegistrationsForm,
+    ImportSitesForm,
     IncludeSitesForm,
     ReasonForm,
     SiteForm,
 )
-from poa_manager.sites.models import SiteStatus
+from poa_manager.sites.models import Site, SiteStatus
 
 bp = Blueprint("sites", __name__)
 PER_PAGE = 50
@@ -52,8 +53,12 @@ def index(programme_id: int):
     search = (request.args.get("q") or "").strip()[:100] or None
     query = services.list_sites(current_user, programme=programme, status=status, search=search)
     page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
+    eligible_count = count_rows(
+        services.list_sites(current_user, programme=programme, status=SiteStatus.eligible)
+    )
     return render_template(
         "sites/index.html",
+        eligible_count=eligible_count,
         programme=programme,
         page=page,
         status=status,
@@ -184,6 +189,9 @@ def include(programme_id: int):
     programme = programme_services.get_programme(programme_id, actor=current_user)
     form = IncludeSitesForm()
     site_ids = [int(value) for value in request.form.getlist("site_ids") if value.isdigit()]
+    if request.form.get("all_eligible"):
+        eligible = services.list_sites(current_user, programme=programme, status=SiteStatus.eligible)
+        site_ids = list(db.session.scalars(eligible.with_only_columns(Site.id)))
     # From a site's page, go back to it; from the list, back to the list.
     back = (
         url_for("sites.detail", site_id=site_ids[0])
@@ -322,6 +330,74 @@ def criteria(programme_id: int):
         editable=editable,
         parameters=eligibility.PARAMETERS,
     ), 200 if not problems else 422
+
+
+# --- bulk upload --------------------------------------------------------------------------------
+
+
+@bp.route("/programmes/<int:programme_id>/sites/import", methods=["GET", "POST"])
+@login_required
+def import_sites(programme_id: int):
+    programme = programme_services.get_programme(programme_id, actor=current_user)
+    form = ImportSitesForm()
+    row_errors, status = [], 200
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            result = services.import_sites(
+                programme,
+                actor=current_user,
+                filename=upload.filename or "upload",
+                data=upload.read(),
+                check_on=form.check_on.data,
+            )
+        except services.ImportRejected as rejection:
+            db.session.rollback()
+            row_errors, status = rejection.row_errors, 422
+            flash(rejection.message, "error")
+            return render_template(
+                "sites/import.html",
+                programme=programme,
+                form=form,
+                row_errors=row_errors,
+                error_csv=services.error_report_csv(row_errors),
+            ), status
+        except (InvalidInput, RuleViolation) as error:
+            db.session.rollback()
+            _show_errors(form, error)
+        else:
+            db.session.commit()
+            checked = ", ".join(
+                f"{count} {outcome.replace('_', ' ')}" for outcome, count in result.checked.items()
+            )
+            flash(
+                f"{len(result.sites)} sites imported as drafts"
+                + (f"; checked: {checked}." if checked else "."),
+                "success",
+            )
+            return redirect(url_for("sites.index", programme_id=programme.id))
+    elif request.method == "POST":
+        status = 422
+    return render_template(
+        "sites/import.html", programme=programme, form=form, row_errors=row_errors, error_csv=None
+    ), status
+
+
+@bp.get("/programmes/<int:programme_id>/sites/template.<any(csv, xlsx):extension>")
+@login_required
+def site_template(programme_id: int, extension: str):
+    programme = programme_services.get_programme(programme_id, actor=current_user)
+    name = f"{programme.reference}-sites-template.{extension}"
+    if extension == "csv":
+        body, mimetype = importer.template_csv().encode("utf-8-sig"), "text/csv"
+    else:
+        body, mimetype = (
+            importer.template_xlsx(),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    return Response(
+        body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
 # --- sites registered elsewhere -------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Use cases for sites, split by sub-concept; import them from here."""
 
+from poa_manager.sites.services.bulk import ImportRejected, ImportResult, error_report_csv, import_sites
 from poa_manager.sites.services.external import import_external_registrations, list_external_registrations
 from poa_manager.sites.services.guard import find_conflicts
 from poa_manager.sites.services.inclusion import (
@@ -26,6 +27,10 @@ from poa_manager.sites.services.records import (
 )
 
 __all__ = [
+    "ImportRejected",
+    "ImportResult",
+    "error_report_csv",
+    "import_sites",
     "import_external_registrations",
     "list_external_registrations",
     "advance_crediting",
