@@ -147,6 +147,13 @@ def exclude_site(payload, site_id):
     return _site_step(site_id, services.exclude_site, **payload)
 
 
+@blp.route("/sites/<int:site_id>/renew-crediting", methods=["POST"])
+@blp.response(200, schemas.SiteSchema)
+def renew_crediting_period(site_id):
+    """Start the site's next renewable crediting period (coordinator)"""
+    return _site_step(site_id, services.renew_crediting_period, renewed_on=utcnow().date())
+
+
 @blp.route("/sites/<int:site_id>/withdraw", methods=["POST"])
 @blp.arguments(schemas.SiteReasonRequest)
 @blp.response(200, schemas.SiteSchema)

@@ -280,6 +280,17 @@ def exclude(site_id: int):
     )
 
 
+@bp.post("/sites/<int:site_id>/renew")
+@login_required
+def renew_crediting_period(site_id: int):
+    return _step(
+        site_id,
+        services.renew_crediting_period,
+        "{site.reference}: crediting renewed to {site.crediting_end}.",
+        renewed_on=utcnow().date(),
+    )
+
+
 @bp.post("/sites/<int:site_id>/withdraw")
 @login_required
 def withdraw(site_id: int):

@@ -14,3 +14,17 @@ document.addEventListener("click", (event) => {
     navigator.clipboard?.writeText(field.value).then(() => { copyButton.textContent = "Copied"; });
   }
 });
+
+// Long requests (bulk uploads): say that work is under way and stop a second submit.
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form[data-busy]");
+  if (!form || event.defaultPrevented) return;
+  // Not `disabled`: a disabled submit button would drop its own name and value from the request.
+  if (form.dataset.submitted) { event.preventDefault(); return; }
+  form.dataset.submitted = "yes";
+  const note = document.createElement("p");
+  note.setAttribute("role", "status");
+  const bar = document.createElement("progress");
+  note.append(form.dataset.busy, document.createElement("br"), bar);
+  form.append(note);
+});

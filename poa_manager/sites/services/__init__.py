@@ -14,6 +14,7 @@ from poa_manager.sites.services.inclusion import (
     include_sites,
     latest_check,
     put_under_review,
+    renew_crediting_period,
     return_inclusion,
     update_criteria,
     withdraw_site,
@@ -27,6 +28,7 @@ from poa_manager.sites.services.records import (
 )
 
 __all__ = [
+    "renew_crediting_period",
     "ImportRejected",
     "ImportResult",
     "error_report_csv",

@@ -6,7 +6,7 @@ domain.md §1.4–1.5 (criteria, who includes), §1.7 (crediting periods), §1.9
 
 import math
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -500,3 +500,54 @@ def advance_crediting(*, today: date) -> dict[str, int]:
             data={"today": today, "started": started, "ended": ended},
         )
     return {"started": started, "ended": ended}
+
+
+def renew_crediting_period(site: Site, *, actor: User, renewed_on: date) -> Site:
+    """Start the next renewable crediting period right after the current one (domain.md §1.7).
+
+    At most the programme's number of renewals, never past the programme end; the CDM PoA
+    standard has the site take on the registered design in force at its renewal.
+    """
+    if not policies.can_include(actor, site.programme):
+        raise NotAllowed("Only the programme's coordinator can renew crediting periods.")
+    if site.status not in (SiteStatus.crediting, SiteStatus.crediting_ended) or site.crediting_end is None:
+        raise RuleViolation(
+            f"{site.reference} is {site.status.label}; only crediting sites renew.", code="wrong_state"
+        )
+    if not site.renewals_left:
+        raise RuleViolation(f"{site.reference} has no renewal left.", code="no_renewal_left")
+    version = site.programme.current_version
+    start = site.crediting_end + timedelta(days=1)
+    try:
+        period = rules.first_crediting_period(
+            requested_start=start,
+            included_on=site.included_on or start,
+            period_type=version.crediting_period_type,
+            period_years=version.crediting_period_years,
+            max_renewals=version.max_renewals,
+            programme_ends_on=rules.programme_end(version.start_date, version.duration_years),
+        )
+    except ValueError as error:
+        raise RuleViolation(f"{site.reference}: {error}.", code="programme_ends") from error
+    before = {
+        "crediting_start": site.crediting_start,
+        "crediting_end": site.crediting_end,
+        "renewals_left": site.renewals_left,
+    }
+    site.crediting_start, site.crediting_end = period.start, period.end
+    site.renewals_left -= 1
+    site.status = SiteStatus.crediting if period.start <= renewed_on else site.status
+    audit.record(
+        "site.crediting_renewed",
+        actor=actor,
+        entity_type="site",
+        entity_id=site.id,
+        before=before,
+        after={
+            "crediting_start": period.start,
+            "crediting_end": period.end,
+            "renewals_left": site.renewals_left,
+            "design_version": version.number,
+        },
+    )
+    return site

@@ -7,7 +7,7 @@ import pytest
 
 from poa_manager.errors import NotAllowed, RuleViolation
 from poa_manager.programmes.models import ProgrammeVersion
-from poa_manager.programmes.rules import InclusionRoute
+from poa_manager.programmes.rules import CreditingPeriodType, InclusionRoute
 from poa_manager.sites import services
 from poa_manager.sites.models import CheckOutcome, SiteStatus
 
@@ -260,3 +260,46 @@ def test_changed_facts_send_an_eligible_site_back_to_draft(world, registered, ma
     _check(site, world)
     services.update_site(site, actor=world.coordinator, capacity_kw=900)
     assert site.status is SiteStatus.draft
+
+
+def test_renewable_crediting_period_renews_at_most_twice_and_never_past_the_programme(
+    world, registered, make_site
+):
+    version = registered.current_version
+    version.inclusion_route, version.crediting_period_type = (
+        InclusionRoute.coordinator,
+        CreditingPeriodType.renewable,
+    )
+    version.crediting_period_years, version.max_renewals = 7, 2
+    site = make_site(registered, 24)
+    _check(site, world)
+    services.include_sites(
+        registered, actor=world.coordinator, site_ids=[site.id], included_on=date(2026, 11, 2)
+    )
+    assert (site.crediting_end, site.renewals_left) == (date(2033, 11, 1), 2)
+    services.advance_crediting(today=date(2026, 11, 2))
+
+    services.renew_crediting_period(site, actor=world.coordinator, renewed_on=date(2033, 10, 1))
+    assert (site.crediting_start, site.crediting_end, site.renewals_left) == (
+        date(2033, 11, 2),
+        date(2040, 11, 1),
+        1,
+    )
+    services.renew_crediting_period(site, actor=world.coordinator, renewed_on=date(2040, 10, 1))
+    assert (site.crediting_end, site.renewals_left) == (date(2047, 11, 1), 0)
+    with pytest.raises(RuleViolation) as refusal:
+        services.renew_crediting_period(site, actor=world.coordinator, renewed_on=date(2047, 10, 1))
+    assert refusal.value.code == "no_renewal_left"
+    with pytest.raises(NotAllowed):
+        services.renew_crediting_period(site, actor=world.verifier, renewed_on=date(2047, 10, 1))
+
+
+def test_fixed_crediting_period_has_no_renewal(world, registered, make_site):
+    _route(registered, InclusionRoute.coordinator)  # the JCM default: fixed 10 years
+    site = make_site(registered, 25)
+    _check(site, world)
+    services.include_sites(registered, actor=world.coordinator, site_ids=[site.id], included_on=TODAY)
+    services.advance_crediting(today=TODAY)
+    assert site.renewals_left == 0
+    with pytest.raises(RuleViolation):
+        services.renew_crediting_period(site, actor=world.coordinator, renewed_on=TODAY)

@@ -204,3 +204,53 @@ def test_registry_administrator_imports_external_registrations_that_the_guard_th
     page = login_as(world.registry_administrator).get("/external-registrations")
     assert page.status_code == 200 and b"VCS-4711" in page.data
     assert login_as(world.coordinator).get("/external-registrations").status_code == 403
+
+
+def test_site_import_through_the_api_is_all_or_nothing(client, world, registered, api_headers_for, db):
+    from poa_manager.sites import importer
+
+    header = ",".join(importer.TEMPLATE_COLUMNS)
+    good = (
+        "CPA-7001,Depot roof,,10.95,106.80,,solar_pv,500,2025-03-01,INV-7001,cpa_dd,no,,"
+        "MTR-7001,export,0.5S,2025-02-01,2030-02-01" + "," * (len(importer.TEMPLATE_COLUMNS) - 18)
+    )
+    bad = good.replace("CPA-7001", "CPA-7002").replace("10.95", "95").replace("7001", "7002")
+    url = f"/api/v1/programmes/{registered.id}/site-imports"
+    headers = api_headers_for(world.coordinator)
+
+    rejected = client.post(
+        url,
+        headers=headers,
+        data={
+            "file": (io.BytesIO(f"{header}\n{good}\n{bad}\n".encode()), "sites.csv"),
+            "check_on": "2026-11-01",
+        },
+    )
+    assert rejected.status_code == 409 and rejected.json["error"] == "import_rejected"
+    assert [(e["row"], e["column"]) for e in rejected.json["errors"]["rows"]] == [(3, "latitude")]
+    assert db.session.scalar(db.select(Site).filter_by(reference="CPA-7001")) is None
+
+    accepted = client.post(
+        url,
+        headers=headers,
+        data={"file": (io.BytesIO(f"{header}\n{good}\n".encode()), "sites.csv"), "check_on": "2026-11-01"},
+    )
+    assert accepted.status_code == 201, accepted.json
+    assert accepted.json["imported"] == 1 and accepted.json["checked"]["eligible"] == 1
+    assert (
+        client.post(
+            url,
+            headers=api_headers_for(world.verifier),
+            data={"file": (io.BytesIO(f"{header}\n".encode()), "sites.csv")},
+        ).status_code
+        == 403
+    )
+
+
+def test_templates_download_as_files(world, registered, login_as):
+    client = login_as(world.coordinator)
+    csv_file = client.get(f"/programmes/{registered.id}/sites/template.csv")
+    assert csv_file.status_code == 200 and "attachment" in csv_file.headers["Content-Disposition"]
+    assert csv_file.data.decode("utf-8-sig").startswith("reference,name")
+    xlsx = client.get(f"/programmes/{registered.id}/sites/template.xlsx")
+    assert xlsx.data[:2] == b"PK"
