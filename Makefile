@@ -10,7 +10,7 @@ export FLASK_APP := poa_manager
 # set (CI does), otherwise a scratch SQLite file.
 CHECK_DB := $(or $(POA_TEST_DATABASE_URL),sqlite:///$(CURDIR)/instance/migration-check.sqlite3)
 
-.PHONY: install run dev test lint migrations-check pytest vendor clean
+.PHONY: install run dev test lint migrations-check pytest vendor clean bench
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,3 +59,7 @@ vendor:
 
 clean:
 	rm -rf $(VENV) instance/migration-check.sqlite3 .pytest_cache .ruff_cache
+
+## Benchmarks (print figures; not part of `make test`): POA_BENCH_DATABASE_URL=postgresql://… for PostgreSQL
+bench: install
+	$(BIN)/python bench/bench_site_import.py

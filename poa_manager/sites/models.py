@@ -67,6 +67,8 @@ class Site(Timestamped, db.Model):
             "crediting_end IS NULL OR crediting_end >= crediting_start", name="crediting_order"
         ),
         sa.CheckConstraint("capacity_kw IS NULL OR capacity_kw >= 0", name="capacity_not_negative"),
+        # The guard's bounding-box search (services/guard.py) reads this instead of every site.
+        sa.Index("ix_sites_latitude_longitude", "latitude", "longitude"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -5,6 +5,7 @@ domain.md §1.4–1.5 (criteria, who includes), §1.7 (crediting periods), §1.9
 """
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
@@ -210,6 +211,7 @@ def include_sites(
     if problems:
         raise RuleViolation("Some sites cannot be included.", code="not_includable", errors=problems)
     included = []
+    orders = _included_per_technology(programme.id)  # counted once, not once per site of a batch
     for site in sites:
         guard.claim_identifiers(site)
         site.inclusion_requested_by_id = actor.id
@@ -217,7 +219,15 @@ def include_sites(
             site.status = SiteStatus.awaiting_confirmation
             action = "site.inclusion_requested"
         else:
-            _include(site, version, included_on=included_on, crediting_start=crediting_start, actor=actor)
+            orders[site.technology] += 1
+            _include(
+                site,
+                version,
+                included_on=included_on,
+                crediting_start=crediting_start,
+                actor=actor,
+                replication_order=orders[site.technology],
+            )
             action = "site.included"
         db.session.flush()
         audit.record(action, actor=actor, entity_type="site", entity_id=site.id, data=_inclusion_record(site))
@@ -271,8 +281,24 @@ def _needs_confirmation(programme: Programme, version: ProgrammeVersion, site: S
     return db.session.scalar(confirmed) is None
 
 
+def _included_per_technology(programme_id: int) -> Counter:
+    """How many sites of each technology the programme has included so far (domain.md §4.5 tiers)."""
+    rows = db.session.execute(
+        sa.select(Site.technology, sa.func.count())
+        .where(Site.programme_id == programme_id, Site.included_on.is_not(None))
+        .group_by(Site.technology)
+    )
+    return Counter(dict(rows.all()))
+
+
 def _include(
-    site: Site, version: ProgrammeVersion, *, included_on: date, crediting_start: date | None, actor: User
+    site: Site,
+    version: ProgrammeVersion,
+    *,
+    included_on: date,
+    crediting_start: date | None,
+    actor: User,
+    replication_order: int,
 ) -> None:
     """Fix the inclusion date, the crediting period and the support tier (domain.md §1.7, §4.5)."""
     if version.start_date is None or version.duration_years is None:
@@ -288,16 +314,6 @@ def _include(
         )
     except ValueError as error:
         raise InvalidInput(f"{site.reference}: {error}.", errors={"crediting_start": [str(error)]}) from error
-    order = 1 + db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Site)
-        .where(
-            Site.programme_id == site.programme_id,
-            Site.technology == site.technology,
-            Site.id != site.id,
-            Site.included_on.is_not(None),
-        )
-    )
     tiers = (
         tuple((int(first), Decimal(rate)) for first, rate in version.support_tiers)
         or rules.DEFAULT_SUPPORT_TIERS
@@ -308,7 +324,8 @@ def _include(
         period.end,
         period.renewals_left,
     )
-    site.replication_order, site.support_rate = order, rules.support_rate(order, tiers)
+    site.replication_order = replication_order
+    site.support_rate = rules.support_rate(replication_order, tiers)
     site.status = SiteStatus.included  # advance_crediting moves it on when the period starts
 
 
@@ -336,7 +353,15 @@ def confirm_inclusion(site: Site, *, actor: User, included_on: date) -> Site:
         raise RuleViolation(f"Inclusions are on hold: {site.programme.hold_reason}", code="inclusion_hold")
     if actor.id == site.inclusion_requested_by_id:
         raise RuleViolation("You requested this inclusion, so you cannot confirm it.", code="maker_checker")
-    _include(site, site.programme.current_version, included_on=included_on, crediting_start=None, actor=actor)
+    order = _included_per_technology(site.programme_id)[site.technology] + 1
+    _include(
+        site,
+        site.programme.current_version,
+        included_on=included_on,
+        crediting_start=None,
+        actor=actor,
+        replication_order=order,
+    )
     site.inclusion_confirmed_by_id = actor.id
     audit.record(
         "site.included",
