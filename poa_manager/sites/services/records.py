@@ -73,10 +73,9 @@ def create_site(
     if not policies.can_prepare_sites(actor, programme):
         raise NotAllowed("Only the programme's coordinator can add sites.")
     reference = reference.strip()
-    # Exact match, so the unique (programme, reference) index answers it: a big upload stays linear.
-    if db.session.scalar(
-        sa.select(Site.id).where(Site.programme_id == programme.id, Site.reference == reference)
-    ):
+    # Case-insensitive: CPA-0007 and cpa-0007 name the same component in the PoA-DD.
+    same_reference = sa.func.lower(Site.reference) == reference.lower()
+    if db.session.scalar(sa.select(Site.id).where(Site.programme_id == programme.id, same_reference)):
         raise RuleViolation(
             f"{programme.reference} has a site {reference} already.",
             code="duplicate_reference",
