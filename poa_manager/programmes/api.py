@@ -3,7 +3,7 @@
 from flask import g
 from flask.views import MethodView
 
-from poa_manager.api import api_blueprint
+from poa_manager.api import api_blueprint, perform
 from poa_manager.api.pagination import page_of
 from poa_manager.database import db, utcnow
 from poa_manager.programmes import schemas, services
@@ -56,10 +56,7 @@ class Programme(MethodView):
 
 
 def _transition(programme_id: int, use_case, **arguments):
-    programme = services.get_programme(programme_id, actor=g.api_user)
-    use_case(programme, actor=g.api_user, **arguments)
-    db.session.commit()
-    return programme
+    return perform(services.get_programme(programme_id, actor=g.api_user), use_case, **arguments)
 
 
 @blp.route("/<int:programme_id>/submit-for-validation", methods=["POST"])

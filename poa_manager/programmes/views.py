@@ -11,7 +11,7 @@ from poa_manager.accounts.models import Organisation
 from poa_manager.accounts.roles import Role
 from poa_manager.audit import services as audit_services
 from poa_manager.database import db, utcnow
-from poa_manager.errors import DomainError, InvalidInput, RuleViolation
+from poa_manager.errors import InvalidInput, RuleViolation
 from poa_manager.programmes import policies, rules, services
 from poa_manager.programmes.forms import (
     GrantRoleForm,
@@ -23,6 +23,7 @@ from poa_manager.programmes.forms import (
     format_pairs,
 )
 from poa_manager.programmes.rules import Mechanism
+from poa_manager.web import perform, place_errors
 
 bp = Blueprint("programmes", __name__, url_prefix="/programmes")
 
@@ -51,17 +52,6 @@ def _programme_form(programme=None, **kwargs) -> ProgrammeForm:
     return form
 
 
-def _show_errors(form, error: DomainError) -> None:
-    unplaced = []
-    for name, messages in error.errors.items():
-        field = getattr(form, name, None)
-        if field is None:
-            unplaced.extend(messages)
-        else:
-            field.errors = list(field.errors) + list(messages)
-    flash(" ".join([error.message, *unplaced]), "error")
-
-
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def create():
@@ -87,7 +77,7 @@ def create():
             )
         except (InvalidInput, RuleViolation) as error:
             db.session.rollback()
-            _show_errors(form, error)
+            place_errors(form, error)
         else:
             db.session.commit()
             flash(
@@ -149,7 +139,7 @@ def edit(programme_id: int):
         except (InvalidInput, RuleViolation) as error:
             db.session.rollback()
             programme = services.get_programme(programme_id, actor=current_user)
-            _show_errors(form, error)
+            place_errors(form, error)
         else:
             db.session.commit()
             flash(f"Design version {version.number} saved.", "success")
@@ -213,16 +203,7 @@ def detail(programme_id: int):
 
 
 def _lifecycle_step(programme_id: int, use_case, message: str, **arguments):
-    programme = services.get_programme(programme_id, actor=current_user)
-    try:
-        use_case(programme, actor=current_user, **arguments)
-    except (InvalidInput, RuleViolation) as error:
-        db.session.rollback()
-        details = "; ".join(f"{field}: {' '.join(m)}" for field, m in error.errors.items())
-        flash(f"{error.message} {details}".strip(), "error")
-    else:
-        db.session.commit()
-        flash(message, "success")
+    perform(services.get_programme(programme_id, actor=current_user), use_case, message, **arguments)
     return redirect(url_for("programmes.detail", programme_id=programme_id))
 
 

@@ -5,7 +5,7 @@ from flask.views import MethodView
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields
 
-from poa_manager.api import api_blueprint
+from poa_manager.api import api_blueprint, perform
 from poa_manager.api.pagination import page_of
 from poa_manager.database import db, utcnow
 from poa_manager.programmes import services as programme_services
@@ -102,10 +102,7 @@ class EligibilityChecks(MethodView):
 
 
 def _site_step(site_id: int, use_case, **arguments):
-    site = services.get_site(site_id, actor=g.api_user)
-    use_case(site, actor=g.api_user, **arguments)
-    db.session.commit()
-    return site
+    return perform(services.get_site(site_id, actor=g.api_user), use_case, **arguments)
 
 
 @blp.route("/sites/<int:site_id>/confirm-inclusion", methods=["POST"])

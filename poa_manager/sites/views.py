@@ -11,7 +11,7 @@ from poa_manager.accounts.forms import ConfirmForm
 from poa_manager.accounts.roles import OrganisationKind
 from poa_manager.audit import services as audit_services
 from poa_manager.database import count_rows, db, utcnow
-from poa_manager.errors import DomainError, InvalidInput, RuleViolation
+from poa_manager.errors import InvalidInput, RuleViolation
 from poa_manager.programmes import services as programme_services
 from poa_manager.sites import eligibility, importer, policies, services
 from poa_manager.sites.forms import (
@@ -25,20 +25,10 @@ from poa_manager.sites.forms import (
     SiteForm,
 )
 from poa_manager.sites.models import Site, SiteStatus
+from poa_manager.web import describe, perform, place_errors
 
 bp = Blueprint("sites", __name__)
 PER_PAGE = 50
-
-
-def _show_errors(form, error: DomainError) -> None:
-    unplaced = []
-    for name, messages in error.errors.items():
-        field = getattr(form, name, None)
-        if field is None or not hasattr(field, "errors"):
-            unplaced.append(f"{name}: {' '.join(map(str, messages))}")
-        else:
-            field.errors = list(field.errors) + list(messages)
-    flash(" ".join([error.message, *unplaced]), "error")
 
 
 # --- lists and forms ----------------------------------------------------------------------------
@@ -95,7 +85,7 @@ def create(programme_id: int):
         except (InvalidInput, RuleViolation) as error:
             db.session.rollback()
             programme = programme_services.get_programme(programme_id, actor=current_user)
-            _show_errors(form, error)
+            place_errors(form, error)
         else:
             db.session.commit()
             flash(f"{site.reference} added as a draft. Check its eligibility next.", "success")
@@ -127,7 +117,7 @@ def edit(site_id: int):
         except (InvalidInput, RuleViolation) as error:
             db.session.rollback()
             site = services.get_site(site_id, actor=current_user)
-            _show_errors(form, error)
+            place_errors(form, error)
         else:
             db.session.commit()
             flash(f"{site.reference} saved.", "success")
@@ -159,16 +149,7 @@ def detail(site_id: int):
 
 
 def _step(site_id: int, use_case, message: str, **arguments):
-    site = services.get_site(site_id, actor=current_user)
-    try:
-        use_case(site, actor=current_user, **arguments)
-    except (InvalidInput, RuleViolation) as error:
-        db.session.rollback()
-        details = "; ".join(f"{key}: {' '.join(map(str, value))}" for key, value in error.errors.items())
-        flash(f"{error.message} {details}".strip(), "error")
-    else:
-        db.session.commit()
-        flash(message.format(site=site), "success")
+    perform(services.get_site(site_id, actor=current_user), use_case, message, **arguments)
     return redirect(url_for("sites.detail", site_id=site_id))
 
 
@@ -178,7 +159,7 @@ def check_eligibility(site_id: int):
     return _step(
         site_id,
         services.check_eligibility,
-        "{site.reference} checked: {site.status.label}.",
+        "{subject.reference} checked: {subject.status.label}.",
         checked_on=utcnow().date(),
     )
 
@@ -211,8 +192,7 @@ def include(programme_id: int):
         )
     except (InvalidInput, RuleViolation) as error:
         db.session.rollback()
-        details = "; ".join(f"{key}: {' '.join(map(str, value))}" for key, value in error.errors.items())
-        flash(f"{error.message} {details}".strip(), "error")
+        flash(describe(error), "error")
     else:
         db.session.commit()
         waiting = sum(site.status is SiteStatus.awaiting_confirmation for site in sites)
@@ -230,7 +210,10 @@ def confirm_inclusion(site_id: int):
         flash("Give the inclusion date.", "error")
         return redirect(url_for("sites.detail", site_id=site_id))
     return _step(
-        site_id, services.confirm_inclusion, "{site.reference} included.", included_on=form.included_on.data
+        site_id,
+        services.confirm_inclusion,
+        "{subject.reference} included.",
+        included_on=form.included_on.data,
     )
 
 
@@ -245,7 +228,7 @@ def _reasoned(site_id: int, use_case, message: str, form_class=ReasonForm, **ext
 @bp.post("/sites/<int:site_id>/return")
 @login_required
 def return_inclusion(site_id: int):
-    return _reasoned(site_id, services.return_inclusion, "{site.reference} returned to the coordinator.")
+    return _reasoned(site_id, services.return_inclusion, "{subject.reference} returned to the coordinator.")
 
 
 @bp.post("/sites/<int:site_id>/review")
@@ -254,14 +237,16 @@ def put_under_review(site_id: int):
     return _reasoned(
         site_id,
         services.put_under_review,
-        "{site.reference} is under review; the programme's inclusions and issuance are on hold.",
+        "{subject.reference} is under review; the programme's inclusions and issuance are on hold.",
     )
 
 
 @bp.post("/sites/<int:site_id>/clear-review")
 @login_required
 def clear_review(site_id: int):
-    return _step(site_id, services.clear_review, "Review of {site.reference} cleared.", today=utcnow().date())
+    return _step(
+        site_id, services.clear_review, "Review of {subject.reference} cleared.", today=utcnow().date()
+    )
 
 
 @bp.post("/sites/<int:site_id>/exclude")
@@ -274,7 +259,7 @@ def exclude(site_id: int):
     return _step(
         site_id,
         services.exclude_site,
-        "{site.reference} is excluded for good.",
+        "{subject.reference} is excluded for good.",
         reason=form.reason.data,
         credits_to_replace=form.credits_to_replace.data,
     )
@@ -286,7 +271,7 @@ def renew_crediting_period(site_id: int):
     return _step(
         site_id,
         services.renew_crediting_period,
-        "{site.reference}: crediting renewed to {site.crediting_end}.",
+        "{subject.reference}: crediting renewed to {subject.crediting_end}.",
         renewed_on=utcnow().date(),
     )
 
@@ -294,7 +279,7 @@ def renew_crediting_period(site_id: int):
 @bp.post("/sites/<int:site_id>/withdraw")
 @login_required
 def withdraw(site_id: int):
-    return _reasoned(site_id, services.withdraw_site, "{site.reference} withdrawn.")
+    return _reasoned(site_id, services.withdraw_site, "{subject.reference} withdrawn.")
 
 
 # --- criteria editor --------------------------------------------------------------------------
@@ -375,7 +360,7 @@ def import_sites(programme_id: int):
             ), status
         except (InvalidInput, RuleViolation) as error:
             db.session.rollback()
-            _show_errors(form, error)
+            place_errors(form, error)
         else:
             db.session.commit()
             checked = ", ".join(
