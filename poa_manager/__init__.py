@@ -5,7 +5,7 @@ import os
 from dotenv import load_dotenv
 from flask import Flask
 
-from poa_manager import accounts, programmes, sites
+from poa_manager import accounts, monitoring, programmes, sites, tasks
 from poa_manager.accounts.login import init_login
 from poa_manager.cli import poa_cli
 from poa_manager.config import CONFIGS, development_secret_key, normalise_database_url
@@ -15,7 +15,7 @@ from poa_manager.extensions import csrf, limiter, login_manager, migrate, rest_a
 from poa_manager.security import init_security_headers
 from poa_manager.templating import init_templating
 
-FEATURES = (accounts, programmes, sites)
+FEATURES = (accounts, programmes, sites, monitoring)
 
 
 def create_app(env: str | None = None, **overrides) -> Flask:
@@ -47,6 +47,8 @@ def create_app(env: str | None = None, **overrides) -> Flask:
         app.register_blueprint(feature.views.bp)  # HTML pages
         rest_api.register_blueprint(feature.api.blp)  # JSON under /api/v1
     app.cli.add_command(poa_cli)  # flask poa create-admin | seed-demo | audit-verify
+
+    tasks.huey.immediate = bool(app.config["TASKS_IMMEDIATE"])
 
     init_login(app)
     init_templating(app)

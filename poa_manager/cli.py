@@ -1,4 +1,7 @@
-"""`flask poa …`: first administrator, demo data, audit-chain check."""
+"""`flask poa …`: first administrator, demo data, audit-chain check, readings import, worker."""
+
+import os
+from pathlib import Path
 
 import click
 from flask.cli import AppGroup
@@ -51,9 +54,12 @@ def create_admin(email: str, full_name: str, organisation: str, password: str) -
 @poa_cli.command("seed-demo")
 def seed_demo() -> None:
     """Load the demo organisations, users and programme (does nothing if they exist)."""
+    from flask import current_app
+
     from poa_manager import demo
 
-    created = demo.seed(settings=account_settings())
+    folder = Path(current_app.config["READINGS_UPLOAD_FOLDER"])
+    created = demo.seed(settings=account_settings(), upload_folder=folder)
     db.session.commit()
     click.echo("Demo data loaded." if created else "Demo data already present: nothing to do.")
 
@@ -81,3 +87,85 @@ def advance_crediting(today) -> None:
     counts = site_services.advance_crediting(today=day)
     db.session.commit()
     click.echo(f"{day}: {counts['started']} sites started crediting, {counts['ended']} ended.")
+
+
+@poa_cli.command("import-readings")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--programme", "programme_reference", required=True, help="The programme's reference.")
+@click.option("--as", "email", required=True, help="The coordinator or site operator sending the readings.")
+@click.option("--site", "site_reference", default=None, help="Limit the file to this site.")
+def import_readings(path: str, programme_reference: str, email: str, site_reference: str | None) -> None:
+    """Check and store a readings file (CSV or XLSX) with a progress bar; all rows or none."""
+    import sqlalchemy as sa
+    from flask import current_app
+
+    from poa_manager.accounts.models import User
+    from poa_manager.monitoring import jobs
+    from poa_manager.monitoring import services as monitoring_services
+    from poa_manager.monitoring.models import UploadSource, UploadStatus
+    from poa_manager.programmes.models import Programme
+    from poa_manager.sites.models import Site
+
+    folder = Path(current_app.config["READINGS_UPLOAD_FOLDER"])
+    user = db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == email.lower()))
+    programme = db.session.scalar(sa.select(Programme).where(Programme.reference == programme_reference))
+    if user is None or programme is None:
+        raise click.ClickException("Unknown user or programme.")
+    site = None
+    if site_reference:
+        site = db.session.scalar(
+            sa.select(Site).where(Site.programme_id == programme.id, Site.reference == site_reference)
+        )
+        if site is None:
+            raise click.ClickException(f"{programme_reference} has no site {site_reference}.")
+    try:
+        with open(path, "rb") as stream:
+            upload, _new = monitoring_services.receive_readings(
+                programme,
+                actor=user,
+                filename=os.path.basename(path),
+                stream=stream,
+                folder=folder,
+                source=UploadSource.cli,
+                site=site,
+            )
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from error
+    size = os.path.getsize(path)
+    with click.progressbar(length=size, label="Reading", show_percent=True) as bar:
+        state = {"phase": "reading", "shown": 0}
+
+        def progress(phase: str, done: int, total: int | None) -> None:
+            if phase == "reading":
+                bar.update(done - state["shown"])
+                state["shown"] = done
+            elif phase != state["phase"]:
+                bar.update(size - state["shown"])
+                state["shown"] = size
+                click.echo(f"\n{phase}…", err=True)
+            state["phase"] = phase
+
+        upload = jobs.run_upload(upload.id, folder=folder, progress=progress)
+        bar.update(size - state["shown"])
+    if upload.status is UploadStatus.accepted:
+        click.echo(
+            f"Upload {upload.id}: {upload.rows_written} readings stored, "
+            f"{upload.rows_already_stored} already stored, of {upload.rows_total} rows."
+        )
+        return
+    for error in upload.errors[:20]:
+        click.echo(f"row {error['row']} {error['column']}: {error['message']}", err=True)
+    raise click.ClickException(
+        f"Upload {upload.id} {upload.status.value}: {upload.error_count} row error(s); nothing was stored."
+    )
+
+
+@poa_cli.command("worker")
+@click.option("--workers", default=2, show_default=True, help="Worker threads of the task consumer.")
+def worker(workers: int) -> None:
+    """Run the task-queue consumer (large readings uploads) until interrupted."""
+    from poa_manager.tasks import huey
+
+    huey.create_consumer(workers=workers, worker_type="thread").run()

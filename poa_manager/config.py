@@ -47,6 +47,15 @@ class Config:
     MAX_CONTENT_LENGTH = 20 * 1024 * 1024
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the login session
 
+    # Meter readings: originals are kept by hash; files up to READINGS_INLINE_MAX_BYTES are checked
+    # in the request, larger ones by the worker (`flask poa worker`), with progress on the page.
+    READINGS_UPLOAD_FOLDER = str(INSTANCE_PATH / "uploads")
+    READINGS_MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+    READINGS_INLINE_MAX_BYTES = 2 * 1024 * 1024
+    # True runs queued jobs at once in the caller (tests); the queue itself is set by
+    # POA_TASK_QUEUE_URL (empty: SQLite file in instance/, or redis://...), see poa_manager/tasks.py.
+    TASKS_IMMEDIATE = False
+
 
 class DevelopmentConfig(Config):
     TEMPLATES_AUTO_RELOAD = True
@@ -59,6 +68,8 @@ class TestingConfig(Config):
     # The suite logs in hundreds of times from one address; the rate-limit test restores the real limit.
     LOGIN_RATE_LIMIT = "10000 per minute"
     SQLALCHEMY_DATABASE_URI = os.environ.get("POA_TEST_DATABASE_URL", "sqlite://")
+    TASKS_IMMEDIATE = True
+    READINGS_INLINE_MAX_BYTES = 64 * 1024  # small, so tests go through the queue path too
 
 
 class ProductionConfig(Config):

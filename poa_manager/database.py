@@ -3,6 +3,7 @@
 import enum
 import sqlite3
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
@@ -43,6 +44,35 @@ class UTCDateTime(sa.types.TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class ExactDecimal(sa.types.TypeDecorator):
+    """A Decimal that comes back exactly as it went in, on every engine.
+
+    PostgreSQL's NUMERIC is exact; SQLite would store a REAL and lose digits beyond about 15, so
+    there the value is kept as its text. Used for emission quantities that must add up to the
+    cent-of-a-gram (T11: the report, the workbook and the request agree exactly); never summed in
+    SQL, only in Python.
+    """
+
+    impl = sa.Numeric()  # unbounded NUMERIC on PostgreSQL: no silent rounding at any scale
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(60))
+        return dialect.type_descriptor(sa.Numeric())
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        value = Decimal(value)
+        if not value.is_finite():
+            raise ValueError(f"not a finite quantity: {value}")
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else Decimal(value)
 
 
 class Base(orm.DeclarativeBase):

@@ -3,8 +3,10 @@
 Seeding goes through the same services as the pages, so the audit log shows where it came from.
 """
 
-from datetime import date
+import io
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -12,6 +14,7 @@ from poa_manager.accounts import services as account_services
 from poa_manager.accounts.models import User
 from poa_manager.accounts.roles import OrganisationKind, Role
 from poa_manager.database import db, utcnow
+from poa_manager.monitoring import services as monitoring_services
 from poa_manager.programmes import services as programme_services
 from poa_manager.programmes.rules import Mechanism
 from poa_manager.sites import services as site_services
@@ -51,7 +54,13 @@ PROGRAMME = {
     "boundary": {"codes": ["VN-39", "VN-57", "VN-SG"]},  # Dong Nai, Binh Duong, Ho Chi Minh City
     "start_date": date(2025, 1, 1),
     "duration_years": 15,
+    # VN_AM007's conservative reference EF (domain.md §3.1: the exact spreadsheet value is [U]);
+    # the 2023 grid factor stands in for it in the demo.
+    "monitoring_plan": {"reference_emission_factor_tco2_per_mwh": "0.6592"},
 }
+# CPA-0001 has credited since 1 July 2025, so the demo holds half a year of daily readings to roll up.
+CREDITING_START = date(2025, 7, 1)
+READINGS_UNTIL = date(2026, 1, 1)
 # Criteria as a coordinator would write them in the PoA-DD (domain.md §1.4).
 CRITERIA = [
     {
@@ -147,7 +156,7 @@ SITES = [
 ]
 
 
-def seed(*, settings: account_services.AccountSettings) -> bool:
+def seed(*, settings: account_services.AccountSettings, upload_folder: Path | None = None) -> bool:
     """Create the demo data once. Returns False, changing nothing, when it is already there."""
     if db.session.scalar(sa.select(User.id).where(User.email == USERS[0][0])) is not None:
         return False
@@ -212,8 +221,10 @@ def seed(*, settings: account_services.AccountSettings) -> bool:
     programme_services.register(programme, actor=registry, now=utcnow())
 
     # CPA-0001 is included after the TPE's confirmation; CPA-0002 stays eligible for you to include.
-    site_services.include_sites(programme, actor=coordinator, site_ids=[sites[0].id], included_on=today)
-    site_services.confirm_inclusion(sites[0], actor=verifier, included_on=today)
+    site_services.include_sites(
+        programme, actor=coordinator, site_ids=[sites[0].id], included_on=CREDITING_START
+    )
+    site_services.confirm_inclusion(sites[0], actor=verifier, included_on=CREDITING_START)
     programme_services.grant_role(
         programme,
         actor=admin,
@@ -221,4 +232,29 @@ def seed(*, settings: account_services.AccountSettings) -> bool:
         role=Role.site_operator,
         site_id=sites[0].id,
     )
+    site_services.advance_crediting(today=today)
+    if upload_folder is not None:
+        _seed_readings(sites[0], users["operator@demo.example.org"], upload_folder)
     return True
+
+
+def _seed_readings(site, operator: User, folder: Path) -> None:
+    """Daily export readings of CPA-0001 from its crediting start, sent as the operator would."""
+    lines = ["site_ref,meter_serial,reading_start,reading_end,value"]
+    day, n = CREDITING_START, 0
+    while day < READINGS_UNTIL:
+        # A plausible 1.2 MWp rooftop day in southern Viet Nam: 4.2–5.4 MWh, no floats involved.
+        kwh = Decimal(4200 + (n * 137) % 1200) + Decimal(n % 10) / 10
+        start, end = datetime.combine(day, time(0)), datetime.combine(day + timedelta(days=1), time(0))
+        lines.append(f"{site.reference},{site.meters[0].serial},{start.isoformat()},{end.isoformat()},{kwh}")
+        day, n = day + timedelta(days=1), n + 1
+    upload, _new = monitoring_services.receive_readings(
+        site.programme,
+        actor=operator,
+        filename="CPA-0001-2025H2-daily.csv",
+        stream=io.BytesIO(("\n".join(lines) + "\n").encode()),
+        folder=folder,
+        site=site,
+    )
+    monitoring_services.start_upload(upload)
+    monitoring_services.ingest_upload(upload, folder=folder)

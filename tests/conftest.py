@@ -52,8 +52,8 @@ class RequestLikeProductionClient(FlaskClient):
 
 
 @pytest.fixture(scope="session")
-def app():
-    app = create_app("testing")
+def app(tmp_path_factory):
+    app = create_app("testing", READINGS_UPLOAD_FOLDER=str(tmp_path_factory.mktemp("uploads")))
     app.test_client_class = RequestLikeProductionClient
     with app.app_context():
         # The schema under test is the migrated one, so the audit triggers exist as in production.

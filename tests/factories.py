@@ -1,5 +1,6 @@
 """factory_boy factories: one per model, each giving a valid object graph in one line."""
 
+from datetime import date
 from functools import cache
 
 import factory
@@ -8,7 +9,7 @@ from factory.alchemy import SQLAlchemyModelFactory
 from poa_manager.accounts import passwords
 from poa_manager.accounts.models import Membership, Organisation, User
 from poa_manager.accounts.roles import OrganisationKind, Role
-from poa_manager.database import db
+from poa_manager.database import db, utcnow
 from poa_manager.programmes.models import Programme, ProgrammeVersion
 from poa_manager.programmes.rules import Mechanism
 from poa_manager.programmes.services import design_defaults
@@ -81,3 +82,44 @@ class MembershipFactory(_Factory):
     user = factory.SubFactory(UserFactory)
     programme = factory.SubFactory(ProgrammeFactory)
     role = Role.viewer
+
+
+def registered_programme(coordinator, verifier, registry, *, title: str = "Registered", **design):
+    """A programme registered through the real services (four eyes), with the sites tests' criteria.
+
+    Shared by the concurrency tests and the benchmarks, which need a registered programme outside
+    the `registered` fixture's transaction.
+    """
+    from poa_manager.programmes import services as programme_services
+    from poa_manager.sites import services as site_services
+    from tests.integration.sites.conftest import BOUNDARY, CRITERIA
+
+    programme = ProgrammeFactory(coordinating_entity=coordinator.organisation)
+    for user, role in (
+        (coordinator, Role.coordinator),
+        (verifier, Role.verifier),
+        (registry, Role.registry_administrator),
+    ):
+        db.session.add(Membership(user=user, programme=programme, role=role))
+    db.session.flush()
+    programme_services.update_programme(
+        programme,
+        actor=coordinator,
+        title=title,
+        host_country="VN",
+        partner_country=None,
+        **(
+            {
+                "methodology_code": "AMS-I.D",
+                "boundary": BOUNDARY,
+                "start_date": date(2024, 1, 1),
+                "duration_years": 28,
+            }
+            | design
+        ),
+    )
+    site_services.update_criteria(programme, actor=coordinator, criteria=CRITERIA)
+    programme_services.submit_for_validation(programme, actor=coordinator, now=utcnow())
+    programme_services.validate(programme, actor=verifier, now=utcnow())
+    programme_services.register(programme, actor=registry, now=utcnow())
+    return programme

@@ -20,7 +20,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from poa_manager.sites.eligibility import CriterionKind
-from poa_manager.sites.models import MeterRole
+from poa_manager.sites.models import MeterRole, MeterUnit, ReadingType
 
 
 def _split(text: str | None) -> list[str]:
@@ -51,6 +51,26 @@ class MeterForm(Form):
     )
     calibrated_on = DateField("Calibrated on", validators=[Optional()])
     calibration_valid_until = DateField("Calibration valid until", validators=[Optional()])
+    unit = SelectField(
+        "Unit", choices=[SelectChoice(u.value, u.value) for u in MeterUnit], default=MeterUnit.kWh.value
+    )
+    multiplier = DecimalField(
+        "Multiplier",
+        places=4,
+        default=1,
+        validators=[Optional(), NumberRange(min=0.0001)],
+        description="CT × VT ratio applied to the values.",
+    )
+    reading_type = SelectField(
+        "Readings",
+        choices=[SelectChoice(t.value, t.value) for t in ReadingType],
+        default=ReadingType.interval.value,
+    )
+    register_digits = IntegerField(
+        "Register digits",
+        validators=[Optional(), NumberRange(1, 12)],
+        description="Cumulative registers: integer digits, for rollovers.",
+    )
 
 
 class SiteForm(FlaskForm):
@@ -74,6 +94,12 @@ class SiteForm(FlaskForm):
             Optional(),
             Regexp(r"^[A-Za-z]{2}(-[A-Za-z0-9]{1,3})?$", message="ISO 3166-2, e.g. VN-57."),
         ],
+    )
+    timezone = StringField(
+        "Time zone",
+        validators=[Optional(), Length(max=40)],
+        description="IANA name, e.g. Asia/Ho_Chi_Minh. Readings without a UTC offset are read in it; "
+        "empty means the host country's zone.",
     )
     technology = StringField(
         "Technology",
@@ -124,6 +150,7 @@ class SiteForm(FlaskForm):
             "latitude": self.latitude.data,
             "longitude": self.longitude.data,
             "area_code": self.area_code.data or None,
+            "timezone": self.timezone.data or None,
             "technology": (self.technology.data or "").strip() or None,
             "capacity_kw": self.capacity_kw.data,
             "commissioned_on": self.commissioned_on.data,

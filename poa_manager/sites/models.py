@@ -57,6 +57,24 @@ class MeterRole(StrEnum):
     consumption = "consumption"
 
 
+class MeterUnit(StrEnum):
+    """The unit the meter's register or interval values are in; readings are stored in Wh."""
+
+    # Members spelt as the units, so the stored name matches the value (database.py stores names).
+    Wh = "Wh"
+    kWh = "kWh"
+    MWh = "MWh"
+
+    @property
+    def wh_per_unit(self) -> int:
+        return {"Wh": 1, "kWh": 1_000, "MWh": 1_000_000}[self.value]
+
+
+class ReadingType(StrEnum):
+    interval = "interval"  # energy measured in each interval (loggers, AMI)
+    cumulative = "cumulative"  # register readings; energy is the difference (domain.md §3.1)
+
+
 class Site(Timestamped, db.Model):
     __tablename__ = "sites"
     __table_args__ = (
@@ -89,6 +107,8 @@ class Site(Timestamped, db.Model):
     financial_support_declared: Mapped[bool | None]
     funding_sources: Mapped[str | None] = mapped_column(String(500))
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # methodology-specific facts
+    # IANA name; readings with no UTC offset are read in it, and periods end at its midnight.
+    timezone: Mapped[str | None] = mapped_column(String(40))
 
     # Inclusion (domain.md §1.5) and crediting (§1.7).
     checked_against_version_id: Mapped[int | None] = mapped_column(ForeignKey("programme_versions.id"))
@@ -117,10 +137,18 @@ class Site(Timestamped, db.Model):
 
 
 class Meter(Timestamped, db.Model):
-    """A meter of a site. Readings, replacements and calibration history come with monitoring."""
+    """A meter of a site; its readings, calibration history and replacements live in monitoring.
+
+    `calibrated_on`/`calibration_valid_until` hold the latest calibration, as the site record and
+    the inclusion checks show it; monitoring keeps the full history.
+    """
 
     __tablename__ = "meters"
-    __table_args__ = (UniqueConstraint("site_id", "serial"),)
+    __table_args__ = (
+        UniqueConstraint("site_id", "serial"),
+        sa.CheckConstraint("multiplier > 0", name="multiplier_positive"),
+        sa.CheckConstraint("register_digits IS NULL OR register_digits BETWEEN 1 AND 12", name="digits"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
@@ -129,6 +157,15 @@ class Meter(Timestamped, db.Model):
     accuracy_class: Mapped[str | None] = mapped_column(String(10))  # e.g. "0.2S", "0.5S", "1"
     calibrated_on: Mapped[date | None]
     calibration_valid_until: Mapped[date | None]
+    # Overrides the accuracy class's maximum permissible error (domain.md §7), in percent.
+    max_permissible_error_percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 3))
+    unit: Mapped[MeterUnit] = mapped_column(default=MeterUnit.kWh, server_default="kWh")
+    multiplier: Mapped[Decimal] = mapped_column(Numeric(12, 4), default=Decimal(1), server_default="1")
+    reading_type: Mapped[ReadingType] = mapped_column(default=ReadingType.interval, server_default="interval")
+    register_digits: Mapped[int | None]  # integer digits of the register, for rollovers
+    # Replacement events (domain.md §7): readings outside these dates belong to another meter.
+    installed_at: Mapped[datetime | None]
+    removed_at: Mapped[datetime | None]
 
     site: Mapped[Site] = relationship(back_populates="meters")
 

@@ -1,9 +1,11 @@
 """API schemas for sites, meters, eligibility checks, inclusion and criteria."""
 
+from decimal import Decimal
+
 from marshmallow import Schema, fields, validate
 
 from poa_manager.sites.eligibility import CriterionKind
-from poa_manager.sites.models import CheckOutcome, MeterRole, SiteStatus
+from poa_manager.sites.models import CheckOutcome, MeterRole, MeterUnit, ReadingType, SiteStatus
 
 SERIAL = validate.Length(min=1, max=60)
 ATTRIBUTES_HELP = (
@@ -18,6 +20,15 @@ class MeterSchema(Schema):
     accuracy_class = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=10))
     calibrated_on = fields.Date(load_default=None, allow_none=True)
     calibration_valid_until = fields.Date(load_default=None, allow_none=True)
+    unit = fields.Enum(MeterUnit, by_value=True, load_default=MeterUnit.kWh)
+    multiplier = fields.Decimal(
+        load_default=Decimal(1), as_string=True, validate=validate.Range(min=Decimal("0.0001"))
+    )
+    reading_type = fields.Enum(ReadingType, by_value=True, load_default=ReadingType.interval)
+    register_digits = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1, 12))
+    max_permissible_error_percent = fields.Decimal(
+        load_default=None, allow_none=True, as_string=True, validate=validate.Range(min=0, max=10)
+    )
 
 
 class SiteFields(Schema):
@@ -28,6 +39,11 @@ class SiteFields(Schema):
     latitude = fields.Decimal(allow_none=True, places=6, as_string=True, validate=validate.Range(-90, 90))
     longitude = fields.Decimal(allow_none=True, places=6, as_string=True, validate=validate.Range(-180, 180))
     area_code = fields.String(allow_none=True, validate=validate.Regexp(r"^[A-Za-z]{2}(-[A-Za-z0-9]{1,3})?$"))
+    timezone = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=40),
+        metadata={"description": "IANA name; readings without a UTC offset are read in it"},
+    )
     technology = fields.String(allow_none=True, validate=validate.Length(max=60))
     capacity_kw = fields.Decimal(allow_none=True, places=3, as_string=True, validate=validate.Range(min=0))
     commissioned_on = fields.Date(allow_none=True)

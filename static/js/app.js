@@ -28,3 +28,31 @@ document.addEventListener("submit", (event) => {
   note.append(form.dataset.busy, document.createElement("br"), bar);
   form.append(note);
 });
+
+// A readings upload checked by the worker: poll its progress, reload the page when it is done.
+const progressBox = document.querySelector("[data-progress-url]");
+if (progressBox) {
+  const bar = progressBox.querySelector("progress");
+  const text = progressBox.querySelector("[data-progress-text]");
+  const poll = () => {
+    fetch(progressBox.dataset.progressUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then((response) => response.json())
+      .then((state) => {
+        if (state.finished) { window.location.reload(); return; }
+        const progress = state.progress;
+        if (progress && progress.total) {
+          bar.max = progress.total;
+          bar.value = progress.done;
+          text.textContent = `${progress.phase}: ${Math.floor((100 * progress.done) / progress.total)} %`;
+        } else if (progress) {
+          bar.removeAttribute("value");
+          text.textContent = `${progress.phase}: ${progress.done.toLocaleString()} rows`;
+        } else {
+          text.textContent = state.status;
+        }
+        window.setTimeout(poll, 1500);
+      })
+      .catch(() => window.setTimeout(poll, 5000));
+  };
+  window.setTimeout(poll, 1000);
+}

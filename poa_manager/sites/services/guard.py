@@ -235,6 +235,30 @@ def claim_identifiers(site: Site) -> None:
         ) from error
 
 
+def claim_meter_serial(site: Site, serial: str) -> None:
+    """A replacement meter of a claiming site is held like the meters it had at inclusion."""
+    claimed_by = db.session.scalar(
+        sa.select(IdentifierClaim.site_id).where(
+            IdentifierClaim.kind == IdentifierKind.meter_serial, IdentifierClaim.value == serial
+        )
+    )
+    if claimed_by is not None and claimed_by != site.id:
+        raise RuleViolation(f"Meter {serial} is held by another site.", code="double_counting")
+    if claimed_by is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(
+                    IdentifierClaim(
+                        kind=IdentifierKind.meter_serial, value=serial, site_id=site.id, claimed_at=utcnow()
+                    )
+                )
+                db.session.flush()
+        except IntegrityError as error:
+            raise RuleViolation(
+                f"Meter {serial} was claimed by another site a moment ago.", code="double_counting"
+            ) from error
+
+
 def release_identifiers(site: Site) -> None:
     """A withdrawn site gives its serials back; an excluded one never does (domain.md §1.9)."""
     db.session.execute(sa.delete(IdentifierClaim).where(IdentifierClaim.site_id == site.id))

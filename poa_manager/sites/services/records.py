@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
@@ -11,7 +12,7 @@ from poa_manager.database import db, one_or_not_found
 from poa_manager.errors import InvalidInput, NotAllowed, RuleViolation
 from poa_manager.programmes.models import Programme
 from poa_manager.sites import policies
-from poa_manager.sites.models import Meter, MeterRole, Site, SiteStatus
+from poa_manager.sites.models import Meter, MeterRole, MeterUnit, ReadingType, Site, SiteStatus
 
 # Facts a coordinator may change while the site is not yet included; the names of form and API fields.
 SITE_FIELDS = (
@@ -20,6 +21,7 @@ SITE_FIELDS = (
     "latitude",
     "longitude",
     "area_code",
+    "timezone",
     "technology",
     "capacity_kw",
     "commissioned_on",
@@ -59,6 +61,14 @@ def list_sites(
 
 def get_site(site_id: int, *, actor: User) -> Site:
     return one_or_not_found(policies.visible_sites(actor).where(Site.id == site_id), f"No site {site_id}.")
+
+
+def is_timezone(name: str) -> bool:
+    try:
+        ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def normalise_serial(serial: str) -> str:
@@ -154,6 +164,8 @@ def _apply_facts(site: Site, facts: dict[str, Any]) -> None:
             problems[name] = [f"Between {low} and {high} degrees."]
     if facts.get("capacity_kw") is not None and Decimal(facts["capacity_kw"]) < 0:
         problems["capacity_kw"] = ["Capacity cannot be negative."]
+    if facts.get("timezone") and not is_timezone(facts["timezone"]):
+        problems["timezone"] = ["Use an IANA time zone name, e.g. Asia/Ho_Chi_Minh."]
     if problems:
         raise InvalidInput("Some site facts are not accepted.", errors=problems)
     for name, value in facts.items():
@@ -165,16 +177,25 @@ def _apply_facts(site: Site, facts: dict[str, Any]) -> None:
             value = dict(value or {})
         elif name == "area_code" and value:
             value = value.strip().upper()
+        elif name == "timezone":
+            value = (value or "").strip() or None
         setattr(site, name, value)
 
 
 def _meter(values: dict) -> Meter:
+    multiplier = values.get("multiplier")
+    mpe = values.get("max_permissible_error_percent")
     return Meter(
         serial=normalise_serial(values["serial"]),
         role=MeterRole(values.get("role") or "generation"),
         accuracy_class=(values.get("accuracy_class") or None),
         calibrated_on=values.get("calibrated_on"),
         calibration_valid_until=values.get("calibration_valid_until"),
+        unit=MeterUnit(values.get("unit") or MeterUnit.kWh),
+        multiplier=Decimal(str(multiplier)) if multiplier not in (None, "") else Decimal(1),
+        reading_type=ReadingType(values.get("reading_type") or ReadingType.interval),
+        register_digits=values.get("register_digits") or None,
+        max_permissible_error_percent=Decimal(str(mpe)) if mpe not in (None, "") else None,
     )
 
 
@@ -186,6 +207,10 @@ def _check_meters(site: Site) -> None:
     for meter in site.meters:
         if not meter.serial:
             problems.append("Every meter needs a serial.")
+        if meter.multiplier <= 0:
+            problems.append(f"Meter {meter.serial}: the multiplier (CT × VT ratio) must be above zero.")
+        if meter.register_digits is not None and not 1 <= meter.register_digits <= 12:
+            problems.append(f"Meter {meter.serial}: a register has 1 to 12 digits.")
         if (
             meter.calibrated_on
             and meter.calibration_valid_until

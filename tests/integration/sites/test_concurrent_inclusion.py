@@ -7,45 +7,22 @@ import flask_migrate
 import pytest
 
 from poa_manager import create_app
-from poa_manager.accounts.models import Membership
-from poa_manager.accounts.roles import OrganisationKind, Role
-from poa_manager.database import db, utcnow
+from poa_manager.accounts.roles import OrganisationKind
+from poa_manager.database import db
 from poa_manager.errors import RuleViolation
 from poa_manager.programmes import services as programme_services
 from poa_manager.programmes.rules import InclusionRoute
 from poa_manager.sites import services
 from poa_manager.sites.models import IdentifierClaim, Site, SiteStatus
 from tests.databases import fresh_database
-from tests.factories import OrganisationFactory, ProgrammeFactory, UserFactory
-from tests.integration.sites.conftest import BOUNDARY, CRITERIA, site_facts
+from tests.factories import OrganisationFactory, UserFactory, registered_programme
+from tests.integration.sites.conftest import site_facts
 
 ROUNDS = 5
 
 
 def _registered_programme(coordinator, verifier, registry):
-    programme = ProgrammeFactory(coordinating_entity=coordinator.organisation)
-    for user, role in (
-        (coordinator, Role.coordinator),
-        (verifier, Role.verifier),
-        (registry, Role.registry_administrator),
-    ):
-        db.session.add(Membership(user=user, programme=programme, role=role))
-    db.session.flush()
-    programme_services.update_programme(
-        programme,
-        actor=coordinator,
-        title="Race",
-        host_country="VN",
-        partner_country=None,
-        methodology_code="AMS-I.D",
-        boundary=BOUNDARY,
-        start_date=date(2024, 1, 1),
-        duration_years=28,
-    )
-    services.update_criteria(programme, actor=coordinator, criteria=CRITERIA)
-    programme_services.submit_for_validation(programme, actor=coordinator, now=utcnow())
-    programme_services.validate(programme, actor=verifier, now=utcnow())
-    programme_services.register(programme, actor=registry, now=utcnow())
+    programme = registered_programme(coordinator, verifier, registry, title="Race")
     programme.current_version.inclusion_route = InclusionRoute.coordinator
     return programme
 

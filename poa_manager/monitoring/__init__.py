@@ -1,0 +1,3 @@
+"""Monitoring: meter readings, data quality, monitoring reports and issuance requests."""
+
+from . import api, views  # noqa: F401
