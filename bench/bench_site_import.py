@@ -19,15 +19,12 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from poa_manager import create_app  # noqa: E402
-from poa_manager.accounts.models import Membership  # noqa: E402
-from poa_manager.accounts.roles import OrganisationKind, Role  # noqa: E402
+from poa_manager.accounts.roles import OrganisationKind  # noqa: E402
 from poa_manager.database import db, utcnow  # noqa: E402
-from poa_manager.programmes import services as programme_services  # noqa: E402
 from poa_manager.programmes.rules import InclusionRoute  # noqa: E402
 from poa_manager.sites import importer  # noqa: E402
 from poa_manager.sites import services as site_services  # noqa: E402
-from tests.factories import OrganisationFactory, ProgrammeFactory, UserFactory  # noqa: E402
-from tests.integration.sites.conftest import BOUNDARY, CRITERIA  # noqa: E402
+from tests.factories import OrganisationFactory, UserFactory, registered_programme  # noqa: E402
 
 SIZES = [int(size) for size in os.environ.get("POA_BENCH_SIZES", "500,2000").split(",")]
 
@@ -64,29 +61,7 @@ def _setup():
     coordinator = UserFactory(organisation=OrganisationFactory())
     verifier = UserFactory(organisation=OrganisationFactory(kind=OrganisationKind.verifier))
     registry = UserFactory(organisation=OrganisationFactory(kind=OrganisationKind.registry_authority))
-    programme = ProgrammeFactory(coordinating_entity=coordinator.organisation)
-    for user, role in (
-        (coordinator, Role.coordinator),
-        (verifier, Role.verifier),
-        (registry, Role.registry_administrator),
-    ):
-        db.session.add(Membership(user=user, programme=programme, role=role))
-    db.session.flush()
-    programme_services.update_programme(
-        programme,
-        actor=coordinator,
-        title="Bench",
-        host_country="VN",
-        partner_country=None,
-        methodology_code="AMS-I.D",
-        boundary=BOUNDARY,
-        start_date=date(2024, 1, 1),
-        duration_years=28,
-    )
-    site_services.update_criteria(programme, actor=coordinator, criteria=CRITERIA)
-    programme_services.submit_for_validation(programme, actor=coordinator, now=utcnow())
-    programme_services.validate(programme, actor=verifier, now=utcnow())
-    programme_services.register(programme, actor=registry, now=utcnow())
+    programme = registered_programme(coordinator, verifier, registry, title="Bench")
     programme.current_version.inclusion_route = InclusionRoute.coordinator
     db.session.commit()
     return programme, coordinator
