@@ -227,7 +227,6 @@ def upgrade():
     )
     with op.batch_alter_table('readings', schema=None) as batch_op:
         batch_op.create_index('ix_readings_supersedes_id', ['supersedes_id'], unique=True, sqlite_where=sa.text('supersedes_id IS NOT NULL'), postgresql_where=sa.text('supersedes_id IS NOT NULL'))
-        batch_op.create_index('ix_readings_upload_id', ['upload_id'], unique=False)
 
     with op.batch_alter_table('meters', schema=None) as batch_op:
         batch_op.add_column(sa.Column('max_permissible_error_percent', sa.Numeric(precision=5, scale=3), nullable=True))
@@ -327,7 +326,6 @@ def downgrade():
         batch_op.drop_column('max_permissible_error_percent')
 
     with op.batch_alter_table('readings', schema=None) as batch_op:
-        batch_op.drop_index('ix_readings_upload_id')
         batch_op.drop_index('ix_readings_supersedes_id', sqlite_where=sa.text('supersedes_id IS NOT NULL'), postgresql_where=sa.text('supersedes_id IS NOT NULL'))
 
     op.drop_table('readings')
