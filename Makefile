@@ -10,7 +10,7 @@ export FLASK_APP := poa_manager
 # set (CI does), otherwise a scratch SQLite file.
 CHECK_DB := $(or $(POA_TEST_DATABASE_URL),sqlite:///$(CURDIR)/instance/migration-check.sqlite3)
 
-.PHONY: install run dev test lint migrations-check pytest vendor clean bench
+.PHONY: install run dev worker test lint migrations-check pytest vendor clean bench bench-readings
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,15 +21,24 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 ## Migrate the embedded SQLite database, load the demo data once, serve on http://127.0.0.1:5000
+## with the task worker (large readings uploads) beside it; Ctrl-C stops both.
 run: install
 	POA_ENV=development $(BIN)/flask db upgrade
 	POA_ENV=development $(BIN)/flask poa seed-demo
+	trap 'kill 0' EXIT; \
+	POA_ENV=development $(BIN)/flask poa worker & \
 	POA_ENV=development $(BIN)/flask run --host 127.0.0.1 --port 5000
+
+## The task-queue worker alone (huey; SQLite storage unless POA_TASK_QUEUE_URL=redis://…)
+worker: install
+	POA_ENV=development $(BIN)/flask poa worker
 
 ## The same with the debugger and reloader (never expose this beyond your machine)
 dev: install
 	POA_ENV=development $(BIN)/flask db upgrade
 	POA_ENV=development $(BIN)/flask poa seed-demo
+	trap 'kill 0' EXIT; \
+	POA_ENV=development $(BIN)/flask poa worker & \
 	POA_ENV=development $(BIN)/flask run --host 127.0.0.1 --port 5000 --debug
 
 ## Lint, architecture contracts, migrations in step with the models, then the test suite
@@ -63,3 +72,7 @@ clean:
 ## Benchmarks (print figures; not part of `make test`): POA_BENCH_DATABASE_URL=postgresql://… for PostgreSQL
 bench: install
 	$(BIN)/python bench/bench_site_import.py
+
+## Readings at scale (10,000 sites × 365 days, both engines, a few minutes): import and roll-up vs raw
+bench-readings: install
+	$(BIN)/python bench/bench_readings.py

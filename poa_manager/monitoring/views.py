@@ -314,7 +314,7 @@ def programme_monitoring(programme_id: int):
             place_errors(form, error)
         else:
             db.session.commit()
-            flash(f"{report.label} computed for {len(report.lines)} site lines.", "success")
+            flash(f"{report.label} computed: {len(report.lines)} site line(s).", "success")
             return redirect(url_for("monitoring.report", report_id=report.id))
     reports = db.session.scalars(services.list_reports(current_user, programme=programme)).all()
     requests = db.session.scalars(services.list_requests(current_user, programme=programme)).all()

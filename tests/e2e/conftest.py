@@ -30,7 +30,12 @@ CHROMIUM_ARGS = [
 def live_server(tmp_path_factory) -> Iterator[str]:
     """The base URL of the real app, CSRF on, over a database holding the demo data."""
     with fresh_database(tmp_path_factory.mktemp("e2e")) as url:
-        app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, WTF_CSRF_ENABLED=True)
+        app = create_app(
+            "testing",
+            SQLALCHEMY_DATABASE_URI=url,
+            WTF_CSRF_ENABLED=True,
+            READINGS_UPLOAD_FOLDER=str(tmp_path_factory.mktemp("uploads")),
+        )
         with app.app_context():
             flask_migrate.upgrade()
             demo.seed(settings=account_settings())
