@@ -116,6 +116,9 @@ def _configure_sqlite(dbapi_connection, _connection_record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA busy_timeout = 10000")
+    # Write-ahead log: pages keep reading while the worker writes a long import (readers never wait
+    # for a writer). A no-op for in-memory databases.
+    cursor.execute("PRAGMA journal_mode = WAL")
     cursor.close()
 
 

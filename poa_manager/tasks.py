@@ -50,24 +50,25 @@ def _app() -> Flask:
 
 @huey.task(retries=0)
 def process_upload(upload_id: int) -> str:
+    """Check and write one readings upload; returns its final status."""
     from poa_manager.monitoring import jobs
 
     app = _app()
+    folder = Path(app.config["READINGS_UPLOAD_FOLDER"])
 
     def report(phase: str, done: int, total: int | None) -> None:
         put_progress(upload_id, phase, done, total)
 
-    if has_app_context():
-        upload = jobs.run_upload(
-            upload_id, folder=Path(app.config["READINGS_UPLOAD_FOLDER"]), progress=report
-        )
-    else:
+    def run() -> str:
+        return jobs.run_upload(upload_id, folder=folder, progress=report).status.value
+
+    try:
+        if has_app_context():  # immediate mode, inside the request or command that queued it
+            return run()
         with app.app_context():
-            upload = jobs.run_upload(
-                upload_id, folder=Path(app.config["READINGS_UPLOAD_FOLDER"]), progress=report
-            )
-    put_progress(upload_id, "done", 1, 1)
-    return upload.status.value
+            return run()
+    finally:
+        put_progress(upload_id, "done", 1, 1)
 
 
 def put_progress(upload_id: int, phase: str, done: int, total: int | None) -> None:

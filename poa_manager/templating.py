@@ -1,6 +1,6 @@
 """Jinja globals and filters: templates ask the same policy predicates the services enforce."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Flask
 
@@ -13,6 +13,11 @@ def format_datetime(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
 
 
+def format_epoch(seconds: int | None) -> str:
+    """Epoch seconds (how readings store instants) as a UTC date and time."""
+    return "—" if seconds is None else datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M")
+
+
 def init_templating(app: Flask) -> None:
     app.jinja_env.globals.update(
         can_administer=account_policies.can_administer,
@@ -20,3 +25,4 @@ def init_templating(app: Flask) -> None:
         can_import_external_registrations=site_policies.can_import_external_registrations,
     )
     app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["epoch"] = format_epoch

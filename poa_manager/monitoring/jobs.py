@@ -23,9 +23,9 @@ def run_upload(upload_id: int, *, folder: Path, progress: Progress | None = None
         raise LookupError(f"No upload {upload_id}")
     if upload.status is not UploadStatus.queued:
         return upload  # already done: a re-delivered job must not run twice
-    services.start_upload(upload)
-    db.session.commit()  # "processing" is visible to the page while the job runs
     try:
+        services.start_upload(upload)
+        db.session.commit()  # "processing" is visible to the page while the job runs
         services.ingest_upload(upload, folder=folder, progress=progress)
         db.session.commit()
     except Exception as error:

@@ -118,7 +118,12 @@ def site_readings(site_id: int):
         if done is not None:
             return done
     meter = _site_meter(site, request.args.get("meter", type=int))
-    query = services.list_readings(site, actor=current_user, meter=meter)
+    # A report line links here with its window (epoch seconds), so its readings are exactly these.
+    window_from = request.args.get("from", type=int)
+    window_until = request.args.get("until", type=int)
+    query = services.list_readings(
+        site, actor=current_user, meter=meter, starts_from=window_from, ends_by=window_until
+    )
     page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
     return render_template(
         "monitoring/site_readings.html",
@@ -127,6 +132,7 @@ def site_readings(site_id: int):
         form=form,
         page=page,
         meter=meter,
+        window=(window_from, window_until) if window_from is not None and window_until is not None else None,
         uploads=db.session.scalars(services.list_uploads(current_user, site=site).limit(10)).all(),
         can_keep=policies.can_keep_meter_records(current_user, site),
         timezone=services.site_timezone(site) or "UTC",

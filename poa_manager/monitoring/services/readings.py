@@ -230,7 +230,8 @@ def ingest_upload(
         upload.errors = [error.as_dict() for error in checked.errors[:ERRORS_KEPT]]
         _audit_outcome(upload, actor, "readings.upload_rejected")
         return IngestOutcome(False, checked.rows_total, 0, checked.already_stored, checked.error_count)
-    written = write_readings(checked.rows_for_insert(), upload_id=upload.id, progress=progress)
+    writing = (lambda phase, done, _total: progress(phase, done, checked.rows_new)) if progress else None
+    written = write_readings(checked.rows_for_insert(), upload_id=upload.id, progress=writing)
     upload.rows_written = written
     upload.status = UploadStatus.accepted
     upload.errors = []

@@ -1,6 +1,7 @@
 """Monitoring reports: the roll-up from readings, its numbers by hand, the workbook, the request."""
 
 import io
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -54,7 +55,7 @@ def send(world, tmp_path):
 
 @pytest.fixture
 def january(monitored, make_crediting_site, send):
-    """A: whole January at 4,000 kWh/day. B: joined on 16 January, 3,000 kWh/day out, 100 in."""
+    """A: whole January (and 1 February) at 4,000 kWh/day. B: joined on 16 January, 3,000 kWh/day out, 100 in."""
     a = make_crediting_site(1)
     b = make_crediting_site(
         2,
@@ -63,7 +64,7 @@ def january(monitored, make_crediting_site, send):
     )
     send(
         monitored,
-        daily("CPA-0001", "EXP-0001", date(2025, 1, 1), 31, "4000")
+        daily("CPA-0001", "EXP-0001", date(2025, 1, 1), 32, "4000")  # and 1 February, outside
         + daily("CPA-0002", "EXP-0002", date(2025, 1, 16), 16, "3000")
         + daily("CPA-0002", "IMP-0002", date(2025, 1, 16), 16, "100"),
     )
@@ -238,6 +239,13 @@ def test_a_report_through_the_pages(monitored, january, world, login_as):
     line_id = services.get_report(report_id, actor=world.coordinator).lines[0].id
     line_page = client.get(f"/monitoring-lines/{line_id}").get_data(as_text=True)
     assert "EXP-0001" in line_page and "meter readings" in line_page
+    # The line's "Readings" link lists exactly the readings the roll-up counted for it.
+    link = (
+        re.search(r'href="(/sites/\d+/readings\?[^"]+)">Readings<', line_page).group(1).replace("&amp;", "&")
+    )
+    readings_page = client.get(link).get_data(as_text=True)
+    assert readings_page.count(">Details</a>") == 31  # January only: not 1 February
+    assert client.get(link.split("&from=")[0]).get_data(as_text=True).count(">Details</a>") == 32
 
 
 def test_reports_are_scoped_to_the_programme(monitored, january, world, client, api_headers_for):
