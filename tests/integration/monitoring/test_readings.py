@@ -3,6 +3,7 @@
 import io
 from datetime import UTC, date, datetime, timedelta
 
+import openpyxl
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
@@ -340,3 +341,43 @@ def test_roles_mirror_data_quality():
     assert {
         r.value for r in MeterRole
     } == data_quality.METER_ROLES_INCREASING | data_quality.METER_ROLES_DECREASING
+
+
+def test_an_xlsx_file_from_the_template_is_read_like_a_csv(make_crediting_site, operator_of, login_as):
+    site = make_crediting_site(11)
+    client = login_as(operator_of(site))
+    template = client.get("/readings/template.xlsx")
+    assert template.status_code == 200
+    workbook = openpyxl.load_workbook(io.BytesIO(template.data))
+    sheet = workbook["Readings"]
+    sheet.delete_rows(2, sheet.max_row)  # keep the header, drop the examples
+    for h in range(3):
+        # Spreadsheet cells: naive datetimes (read in the site's zone) and numbers, as Excel saves them.
+        begin = datetime(2025, 1, 1, h)
+        sheet.append([site.reference, "EXP-0011", begin, begin + timedelta(hours=1), 12.25])
+    sheet.append(
+        [site.reference, "EXP-0011", datetime(2025, 1, 1, 3), datetime(2025, 1, 1, 2), 1]
+    )  # backwards
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+
+    def send(data: bytes):
+        client.post(
+            f"/sites/{site.id}/readings",
+            data={"file": (io.BytesIO(data), "readings.xlsx")},
+            content_type="multipart/form-data",
+        )
+        return _db.session.scalars(sa.select(ReadingUpload).order_by(ReadingUpload.id.desc())).first()
+
+    refused = send(buffer.getvalue())
+    assert refused.status is UploadStatus.rejected
+    assert [(e["row"], e["code"]) for e in refused.errors] == [(5, "end_before_start")]
+    sheet.delete_rows(5)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    accepted = send(buffer.getvalue())
+    assert accepted.status is UploadStatus.accepted, accepted.errors
+    stored = _db.session.scalars(sa.select(Reading).order_by(Reading.reading_start)).all()
+    assert [r.energy_wh for r in stored] == [12_250] * 3
+    # 00:00 in Ho Chi Minh City is 17:00 UTC the day before.
+    assert stored[0].starts_at == datetime(2024, 12, 31, 17, tzinfo=UTC)

@@ -55,7 +55,8 @@ def send(world, tmp_path):
 
 @pytest.fixture
 def january(monitored, make_crediting_site, send):
-    """A: whole January (and 1 February) at 4,000 kWh/day. B: joined on 16 January, 3,000 kWh/day out, 100 in."""
+    """A: whole January (and 1 February) at 4,000 kWh/day.
+    B: joined on 16 January, 3,000 kWh/day out, 100 in."""
     a = make_crediting_site(1)
     b = make_crediting_site(
         2,
