@@ -14,12 +14,10 @@ from poa_manager import tasks
 from poa_manager.api import api_blueprint
 from poa_manager.api.pagination import page_of
 from poa_manager.database import db, utcnow
-from poa_manager.errors import NotFound
 from poa_manager.monitoring import jobs, readings_file, schemas, services
 from poa_manager.monitoring.models import UploadSource
 from poa_manager.programmes import services as programme_services
 from poa_manager.sites import services as site_services
-from poa_manager.sites.models import Meter
 
 blp = api_blueprint(
     "monitoring_api", __name__, description="Meter readings, monitoring reports, issuance requests"
@@ -89,7 +87,9 @@ class SiteReadings(MethodView):
     def get(self, args, site_id, pagination_parameters):
         """The site's current readings (or every version), newest first"""
         site = site_services.get_site(site_id, actor=g.api_user)
-        meter = _meter_of(site, args["meter_id"]) if args["meter_id"] else None
+        meter = (
+            services.get_meter(args["meter_id"], actor=g.api_user, site=site) if args["meter_id"] else None
+        )
         upload = services.get_upload(args["upload_id"], actor=g.api_user) if args["upload_id"] else None
         query = services.list_readings(
             site,
@@ -134,13 +134,6 @@ class SiteReadings(MethodView):
         return _dispatch(upload)
 
 
-def _meter_of(site, meter_id: int) -> Meter:
-    meter = db.session.get(Meter, meter_id)
-    if meter is None or meter.site_id != site.id:
-        raise NotFound(f"{site.reference} has no meter {meter_id}.")
-    return meter
-
-
 @blp.route("/reading-uploads/<int:upload_id>")
 @blp.response(200, schemas.UploadSchema)
 def get_upload(upload_id):
@@ -168,33 +161,20 @@ def correct_reading(payload, reading_id):
     return corrected
 
 
-def _meter(meter_id: int) -> Meter:
-    meter = db.session.get(Meter, meter_id)
-    if meter is None:
-        raise NotFound(f"No meter {meter_id}.")
-    site_services.get_site(meter.site_id, actor=g.api_user)  # 404 unless visible
-    return meter
-
-
 @blp.route("/meters/<int:meter_id>/calibrations")
 class Calibrations(MethodView):
     @blp.response(200, schemas.CalibrationSchema(many=True))
     def get(self, meter_id):
         """The meter's calibration history"""
-        from poa_manager.monitoring.models import MeterCalibration
-
-        meter = _meter(meter_id)
-        return db.session.scalars(
-            db.select(MeterCalibration)
-            .where(MeterCalibration.meter_id == meter.id)
-            .order_by(MeterCalibration.calibrated_on)
-        ).all()
+        return services.calibration_history(services.get_meter(meter_id, actor=g.api_user))
 
     @blp.arguments(schemas.CalibrationSchema)
     @blp.response(201, schemas.CalibrationSchema)
     def post(self, payload, meter_id):
         """Record a calibration (and the error it found, for late calibrations)"""
-        calibration = services.record_calibration(_meter(meter_id), actor=g.api_user, **payload)
+        calibration = services.record_calibration(
+            services.get_meter(meter_id, actor=g.api_user), actor=g.api_user, **payload
+        )
         db.session.commit()
         return calibration
 
@@ -204,7 +184,9 @@ class Calibrations(MethodView):
 @blp.response(201, schemas.ReplacementSchema)
 def replace_meter(payload, meter_id):
     """Replace a meter: the old one's final reading, the new one's serial and first reading"""
-    replacement = services.replace_meter(_meter(meter_id), actor=g.api_user, **payload)
+    replacement = services.replace_meter(
+        services.get_meter(meter_id, actor=g.api_user), actor=g.api_user, **payload
+    )
     db.session.commit()
     return replacement
 
@@ -254,15 +236,8 @@ class Report(MethodView):
 @blp.paginate()
 def report_lines(report_id, pagination_parameters):
     """The report's site lines with every input, in site order"""
-    from poa_manager.monitoring.models import MonitoringLine
-
     report = services.get_report(report_id, actor=g.api_user)
-    query = (
-        db.select(MonitoringLine)
-        .where(MonitoringLine.report_id == report.id)
-        .order_by(MonitoringLine.site_reference, MonitoringLine.window_start)
-    )
-    return page_of(query, pagination_parameters)
+    return page_of(services.report_lines(report), pagination_parameters)
 
 
 @blp.route("/monitoring-reports/<int:report_id>/compute", methods=["POST"])

@@ -30,16 +30,9 @@ from poa_manager.monitoring.forms import (
     ReplacementForm,
     UploadReadingsForm,
 )
-from poa_manager.monitoring.models import (
-    IssuanceRequest,
-    MeterCalibration,
-    MeterReplacement,
-    MonitoringLine,
-    UploadSource,
-)
+from poa_manager.monitoring.models import UploadSource
 from poa_manager.programmes import services as programme_services
 from poa_manager.sites import services as site_services
-from poa_manager.sites.models import Meter
 from poa_manager.web import describe, perform, place_errors
 
 bp = Blueprint("monitoring", __name__)
@@ -117,7 +110,8 @@ def site_readings(site_id: int):
         done = _receive(site.programme, form, site=site)
         if done is not None:
             return done
-    meter = _site_meter(site, request.args.get("meter", type=int))
+    meter_id = request.args.get("meter", type=int)
+    meter = services.get_meter(meter_id, actor=current_user, site=site) if meter_id else None
     # A report line links here with its window (epoch seconds), so its readings are exactly these.
     window_from = request.args.get("from", type=int)
     window_until = request.args.get("until", type=int)
@@ -137,15 +131,6 @@ def site_readings(site_id: int):
         can_keep=policies.can_keep_meter_records(current_user, site),
         timezone=services.site_timezone(site) or "UTC",
     ), (422 if request.method == "POST" else 200)
-
-
-def _site_meter(site, meter_id: int | None) -> Meter | None:
-    if meter_id is None:
-        return None
-    meter = db.session.get(Meter, meter_id)
-    if meter is None or meter.site_id != site.id:
-        abort(404)
-    return meter
 
 
 @bp.get("/readings/template.<any(csv, xlsx):extension>")
@@ -243,18 +228,10 @@ def reading(reading_id: int):
     ), (422 if form.errors or refused else 200)
 
 
-def _visible_meter(meter_id: int) -> Meter:
-    meter = db.session.get(Meter, meter_id)
-    if meter is None:
-        abort(404)
-    site_services.get_site(meter.site_id, actor=current_user)
-    return meter
-
-
 @bp.route("/meters/<int:meter_id>", methods=["GET", "POST"])
 @login_required
 def meter(meter_id: int):
-    meter = _visible_meter(meter_id)
+    meter = services.get_meter(meter_id, actor=current_user)
     calibration_form = CalibrationForm(prefix="calibration")
     replacement_form = ReplacementForm(prefix="replacement")
     if (
@@ -270,23 +247,13 @@ def meter(meter_id: int):
         data["replaced_at"] = data["replaced_at"].replace(tzinfo=UTC)
         if perform(meter, services.replace_meter, f"Meter {meter.serial} replaced.", **data):
             return redirect(url_for("monitoring.meter", meter_id=meter.id))
-    calibrations = db.session.scalars(
-        db.select(MeterCalibration)
-        .where(MeterCalibration.meter_id == meter.id)
-        .order_by(MeterCalibration.calibrated_on)
-    ).all()
-    replacement = db.session.scalar(
-        db.select(MeterReplacement).where(
-            (MeterReplacement.old_meter_id == meter.id) | (MeterReplacement.new_meter_id == meter.id)
-        )
-    )
     return render_template(
         "monitoring/meter.html",
         meter=meter,
         site=meter.site,
         programme=meter.site.programme,
-        calibrations=calibrations,
-        replacement=replacement,
+        calibrations=services.calibration_history(meter),
+        replacement=services.replacement_of(meter),
         mpe=data_quality.max_permissible_error_fraction(
             meter.accuracy_class, meter.max_permissible_error_percent
         ),
@@ -337,20 +304,18 @@ def programme_monitoring(programme_id: int):
 
 def _report_page(report_id: int, template: str):
     report = services.get_report(report_id, actor=current_user)
-    query = (
-        db.select(MonitoringLine)
-        .where(MonitoringLine.report_id == report.id)
-        .order_by(MonitoringLine.site_reference, MonitoringLine.window_start)
-    )
     per_page = None if template.endswith("print.html") else PER_PAGE
     lines = (
-        db.paginate(query, page=request.args.get("page", 1, type=int), per_page=per_page, error_out=False)
+        db.paginate(
+            services.report_lines(report),
+            page=request.args.get("page", 1, type=int),
+            per_page=per_page,
+            error_out=False,
+        )
         if per_page
         else None
     )
-    issuance_request = db.session.scalar(
-        services.list_requests(current_user).where(IssuanceRequest.report_id == report.id)
-    )
+    issuance_request = services.request_for(report, actor=current_user)
     return render_template(
         template,
         report=report,

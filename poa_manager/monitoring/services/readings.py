@@ -27,7 +27,7 @@ from sqlalchemy.orm import aliased
 from poa_manager.accounts.models import User
 from poa_manager.audit import services as audit
 from poa_manager.database import db, one_or_not_found, utcnow
-from poa_manager.errors import InvalidInput, NotAllowed, RuleViolation
+from poa_manager.errors import InvalidInput, NotAllowed, NotFound, RuleViolation
 from poa_manager.monitoring import data_quality, policies, readings_file
 from poa_manager.monitoring.models import (
     MeterCalibration,
@@ -355,10 +355,6 @@ def any_corrections() -> bool:
     )
 
 
-def current_readings() -> sa.Select:
-    return sa.select(Reading).where(is_current())
-
-
 def stored_tails(parsed) -> dict[int, readings_file.StoredTail]:
     """What the database holds around the file's time range, per meter, for the sequence checks.
 
@@ -526,6 +522,34 @@ def list_readings(
     if upload is not None:
         query = query.where(Reading.upload_id == upload.id)
     return query
+
+
+def get_meter(meter_id: int, *, actor: User, site: Site | None = None) -> Meter:
+    """A meter whose site the actor may see (of `site`, when given); NotFound otherwise."""
+    meter = db.session.get(Meter, meter_id)
+    if meter is None or (site is not None and meter.site_id != site.id):
+        raise NotFound(f"No meter {meter_id}.")
+    records.get_site(meter.site_id, actor=actor)
+    return meter
+
+
+def calibration_history(meter: Meter) -> list[MeterCalibration]:
+    return list(
+        db.session.scalars(
+            sa.select(MeterCalibration)
+            .where(MeterCalibration.meter_id == meter.id)
+            .order_by(MeterCalibration.calibrated_on)
+        )
+    )
+
+
+def replacement_of(meter: Meter) -> MeterReplacement | None:
+    """The replacement the meter took part in, as the old or the new meter."""
+    return db.session.scalar(
+        sa.select(MeterReplacement).where(
+            sa.or_(MeterReplacement.old_meter_id == meter.id, MeterReplacement.new_meter_id == meter.id)
+        )
+    )
 
 
 def get_reading(reading_id: int, *, actor: User) -> Reading:

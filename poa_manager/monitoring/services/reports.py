@@ -86,6 +86,19 @@ def get_report(report_id: int, *, actor: User) -> MonitoringReport:
     )
 
 
+def report_lines(report: MonitoringReport) -> sa.Select[tuple[MonitoringLine]]:
+    """The report's lines in site order, for paging through (a report can have 10,000)."""
+    return (
+        sa.select(MonitoringLine)
+        .where(MonitoringLine.report_id == report.id)
+        .order_by(MonitoringLine.site_reference, MonitoringLine.window_start)
+    )
+
+
+def request_for(report: MonitoringReport, *, actor: User) -> IssuanceRequest | None:
+    return db.session.scalar(policies.visible_requests(actor).where(IssuanceRequest.report_id == report.id))
+
+
 def get_line(line_id: int, *, actor: User) -> MonitoringLine:
     line = one_or_not_found(
         sa.select(MonitoringLine).where(MonitoringLine.id == line_id), f"No line {line_id}."
@@ -535,9 +548,7 @@ def _line(
         active_s = _active_seconds(meter, w.window_from, w.window_until)
         if active_s == 0:
             continue
-        t = totals.get((meter.id, w.window_from, w.window_until)) or _MeterTotals(
-            0, 0, 0, None, 0, None, None
-        )
+        t = totals.get((meter.id, w.window_from, w.window_until)) or _NO_READINGS
         role = meter.role.value
         reading_count += t.reading_count
         if t.last_reading_id is not None:
