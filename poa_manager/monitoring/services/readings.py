@@ -71,7 +71,12 @@ COUNTRY_TIMEZONES = {
 
 
 def site_timezone(site: Site) -> str | None:
-    return site.timezone or COUNTRY_TIMEZONES.get(site.programme.host_country.upper())
+    return zone_for(site.timezone, site.programme.host_country)
+
+
+def zone_for(timezone: str | None, host_country: str) -> str | None:
+    """The site's declared zone, else its host country's when the country has only one."""
+    return timezone or COUNTRY_TIMEZONES.get(host_country.upper())
 
 
 def local_midnight(day: date, zone: str | None) -> int:
