@@ -78,7 +78,6 @@ def upgrade():
     sa.Column('window_from', sa.BigInteger(), nullable=False),
     sa.Column('window_until', sa.BigInteger(), nullable=False),
     sa.Column('reading_count', sa.Integer(), nullable=False),
-    sa.Column('last_reading_id', sa.BigInteger(), nullable=True),
     sa.Column('export_wh', sa.Numeric().with_variant(sa.String(length=60), 'sqlite'), nullable=False),
     sa.Column('import_wh', sa.Numeric().with_variant(sa.String(length=60), 'sqlite'), nullable=False),
     sa.Column('net_wh', sa.Numeric().with_variant(sa.String(length=60), 'sqlite'), nullable=False),
@@ -209,24 +208,22 @@ def upgrade():
     sa.UniqueConstraint('line_id', 'meter_id', name=op.f('uq_monitoring_line_meters_line_id_meter_id'))
     )
     op.create_table('readings',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('meter_id', sa.Integer(), nullable=False),
+    sa.Column('meter_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('reading_end', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('version', sa.SmallInteger(), autoincrement=False, nullable=False),
     sa.Column('reading_start', sa.BigInteger(), nullable=False),
-    sa.Column('reading_end', sa.BigInteger(), nullable=False),
     sa.Column('energy_wh', sa.BigInteger(), nullable=False),
     sa.Column('register_wh', sa.BigInteger(), nullable=True),
     sa.Column('flags', sa.SmallInteger(), nullable=False),
     sa.Column('upload_id', sa.Integer(), nullable=False),
-    sa.Column('version', sa.SmallInteger(), nullable=False),
-    sa.Column('supersedes_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.CheckConstraint('energy_wh >= 0', name=op.f('ck_readings_energy_not_negative')),
     sa.CheckConstraint('reading_end >= reading_start', name=op.f('ck_readings_interval_order')),
-    sa.ForeignKeyConstraint(['supersedes_id'], ['readings.id'], name=op.f('fk_readings_supersedes_id_readings')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_readings')),
-    sa.UniqueConstraint('meter_id', 'reading_end', 'version', name=op.f('uq_readings_meter_id_reading_end_version'))
+    sa.CheckConstraint('version >= 1', name=op.f('ck_readings_version_positive')),
+    sa.PrimaryKeyConstraint('meter_id', 'reading_end', 'version', name=op.f('pk_readings')),
+    sqlite_with_rowid=False
     )
     with op.batch_alter_table('readings', schema=None) as batch_op:
-        batch_op.create_index('ix_readings_supersedes_id', ['supersedes_id'], unique=True, sqlite_where=sa.text('supersedes_id IS NOT NULL'), postgresql_where=sa.text('supersedes_id IS NOT NULL'))
+        batch_op.create_index('ix_readings_corrected', ['meter_id', 'reading_end'], unique=False, sqlite_where=sa.text('version > 1'), postgresql_where=sa.text('version > 1'))
 
     with op.batch_alter_table('meters', schema=None) as batch_op:
         batch_op.add_column(sa.Column('max_permissible_error_percent', sa.Numeric(precision=5, scale=3), nullable=True))
@@ -326,7 +323,7 @@ def downgrade():
         batch_op.drop_column('max_permissible_error_percent')
 
     with op.batch_alter_table('readings', schema=None) as batch_op:
-        batch_op.drop_index('ix_readings_supersedes_id', sqlite_where=sa.text('supersedes_id IS NOT NULL'), postgresql_where=sa.text('supersedes_id IS NOT NULL'))
+        batch_op.drop_index('ix_readings_corrected', sqlite_where=sa.text('version > 1'), postgresql_where=sa.text('version > 1'))
 
     op.drop_table('readings')
     op.drop_table('monitoring_line_meters')

@@ -141,21 +141,24 @@ def get_upload(upload_id):
     return _with_progress(services.get_upload(upload_id, actor=g.api_user))
 
 
-@blp.route("/readings/<int:reading_id>")
+READING = "/meters/<int:meter_id>/readings/<int:reading_end>/<int:version>"
+
+
+@blp.route(READING)
 @blp.response(200, schemas.ReadingDetailSchema)
-def get_reading(reading_id):
-    """One reading with every version of it, the original first"""
-    reading = services.get_reading(reading_id, actor=g.api_user)
+def get_reading(meter_id, reading_end, version):
+    """One reading (meter, end of interval in epoch seconds, version) with every version of it"""
+    reading = services.get_reading(meter_id, reading_end, version, actor=g.api_user)
     reading.history = services.reading_history(reading)
     return reading
 
 
-@blp.route("/readings/<int:reading_id>/corrections", methods=["POST"])
+@blp.route(READING + "/corrections", methods=["POST"])
 @blp.arguments(schemas.CorrectionSchema)
 @blp.response(201, schemas.ReadingSchema)
-def correct_reading(payload, reading_id):
+def correct_reading(payload, meter_id, reading_end, version):
     """Supersede a reading with a corrected value and a reason; the original stays visible"""
-    reading = services.get_reading(reading_id, actor=g.api_user)
+    reading = services.get_reading(meter_id, reading_end, version, actor=g.api_user)
     corrected = services.correct_reading(reading, actor=g.api_user, **payload)
     db.session.commit()
     return corrected

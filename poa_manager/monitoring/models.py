@@ -141,37 +141,45 @@ class Reading(db.Model):
 
     __tablename__ = "readings"
     __table_args__ = (
-        # The import path and the roll-up both walk this index (meter, then time). Keyed by the
-        # end: a cumulative meter's opening reading (start = end) and its first interval share a
-        # start, never an end; for interval meters ends are as unique as starts.
-        UniqueConstraint("meter_id", "reading_end", "version"),
         sa.CheckConstraint("reading_end >= reading_start", name="interval_order"),
         sa.CheckConstraint("energy_wh >= 0", name="energy_not_negative"),
-        # At most one successor per reading: corrections form a line, and two concurrent
-        # corrections of the same reading cannot both commit. Partial, so it costs nothing for
-        # the millions of readings that are never corrected.
+        sa.CheckConstraint("version >= 1", name="version_positive"),
+        # Corrected readings only (version > 1): finds them without touching the millions that
+        # never are, and costs an import nothing.
         sa.Index(
-            "ix_readings_supersedes_id",
-            "supersedes_id",
-            unique=True,
-            sqlite_where=sa.text("supersedes_id IS NOT NULL"),
-            postgresql_where=sa.text("supersedes_id IS NOT NULL"),
+            "ix_readings_corrected",
+            "meter_id",
+            "reading_end",
+            sqlite_where=sa.text("version > 1"),
+            postgresql_where=sa.text("version > 1"),
         ),
+        # SQLite keeps the rows in key order (one B-tree, no rowid): imports write in that order
+        # and the roll-up reads ranges of it.
+        {"sqlite_with_rowid": False},
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
-    meter_id: Mapped[int]
+    # The natural key, and the only index every import maintains: (meter, end of the interval,
+    # version). Keyed by the end: a cumulative meter's opening reading (start = end) and its first
+    # interval share a start, never an end; for interval meters ends are as unique as starts. A
+    # surrogate id would cost a sequence and a second index per row: 40 % of PostgreSQL's COPY
+    # time (730k rows: 3.0 s with it, 1.8 s without, measured). Two concurrent imports or
+    # corrections of the same interval collide on this key.
+    meter_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    reading_end: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False, default=1)
     reading_start: Mapped[int] = mapped_column(BigInteger)  # epoch seconds, UTC
-    reading_end: Mapped[int] = mapped_column(BigInteger)
     energy_wh: Mapped[int] = mapped_column(BigInteger)  # after unit and multiplier
     register_wh: Mapped[int | None] = mapped_column(BigInteger)  # cumulative meters: the register
     flags: Mapped[int] = mapped_column(SmallInteger, default=0)  # data_quality.READING_FLAG_* bits
     upload_id: Mapped[int]
-    version: Mapped[int] = mapped_column(SmallInteger, default=1)
-    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("readings.id"))
 
     meter: Mapped[Meter] = relationship(primaryjoin="Meter.id == foreign(Reading.meter_id)")
     upload: Mapped[ReadingUpload] = relationship(primaryjoin="ReadingUpload.id == foreign(Reading.upload_id)")
+
+    @property
+    def key(self) -> dict[str, int]:
+        """What names this reading in URLs: the meter, the end of its interval and its version."""
+        return {"meter_id": self.meter_id, "reading_end": self.reading_end, "version": self.version}
 
     @property
     def starts_at(self) -> datetime:
@@ -250,7 +258,6 @@ class MonitoringLine(db.Model):
     window_from: Mapped[int] = mapped_column(BigInteger)  # epoch seconds of the local midnights
     window_until: Mapped[int] = mapped_column(BigInteger)
     reading_count: Mapped[int] = mapped_column(default=0)
-    last_reading_id: Mapped[int | None] = mapped_column(BigInteger)  # newest reading counted
     export_wh: Mapped[Decimal] = mapped_column(ExactDecimal(), default=Decimal(0))
     import_wh: Mapped[Decimal] = mapped_column(ExactDecimal(), default=Decimal(0))
     net_wh: Mapped[Decimal] = mapped_column(ExactDecimal(), default=Decimal(0))

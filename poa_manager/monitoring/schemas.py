@@ -94,7 +94,6 @@ class ReadingQuery(Schema):
 
 
 class ReadingSchema(Schema):
-    id = fields.Integer()
     meter_id = fields.Integer()
     meter_serial = fields.String(attribute="meter.serial")
     reading_start = fields.DateTime(attribute="starts_at")
@@ -102,9 +101,12 @@ class ReadingSchema(Schema):
     energy_wh = fields.Integer()
     register_wh = fields.Integer(allow_none=True)
     flags = fields.Integer()
-    version = fields.Integer()
-    supersedes_id = fields.Integer(allow_none=True)
+    version = fields.Integer(metadata={"description": "1 as delivered; each correction adds one"})
     upload_id = fields.Integer()
+    url = fields.Method("_url", metadata={"description": "This reading in the API"})
+
+    def _url(self, reading) -> str:
+        return f"/api/v1/meters/{reading.meter_id}/readings/{reading.reading_end}/{reading.version}"
 
 
 class ReadingDetailSchema(ReadingSchema):

@@ -197,10 +197,10 @@ def upload_original(upload_id: int):
 # --- one reading, corrections, meter records ----------------------------------------------------
 
 
-@bp.route("/readings/<int:reading_id>", methods=["GET", "POST"])
+@bp.route("/meters/<int:meter_id>/readings/<int:reading_end>/<int:version>", methods=["GET", "POST"])
 @login_required
-def reading(reading_id: int):
-    reading = services.get_reading(reading_id, actor=current_user)
+def reading(meter_id: int, reading_end: int, version: int):
+    reading = services.get_reading(meter_id, reading_end, version, actor=current_user)
     form = CorrectionForm()
     refused = False
     if form.validate_on_submit():
@@ -215,7 +215,7 @@ def reading(reading_id: int):
         else:
             db.session.commit()
             flash(f"Reading corrected: version {corrected.version} supersedes the original.", "success")
-            return redirect(url_for("monitoring.reading", reading_id=corrected.id))
+            return redirect(url_for("monitoring.reading", **corrected.key))
     site = reading.meter.site
     return render_template(
         "monitoring/reading.html",

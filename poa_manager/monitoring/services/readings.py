@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from psycopg.copy import QueuedLibpqWriter
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from poa_manager.accounts.models import User
@@ -234,8 +235,8 @@ def ingest_upload(
     upload.rows_total = checked.rows_total
     upload.rows_already_stored = checked.already_stored
     upload.error_count = checked.error_count
-    upload.finished_at = utcnow()
     if checked.error_count:
+        upload.finished_at = utcnow()
         upload.status = UploadStatus.rejected
         upload.errors = [error.as_dict() for error in checked.errors[:ERRORS_KEPT]]
         _audit_outcome(upload, actor, "readings.upload_rejected")
@@ -246,6 +247,8 @@ def ingest_upload(
     written = write_readings(checked.rows_for_insert(), upload_id=upload.id, progress=writing)
     upload.rows_written = written
     upload.status = UploadStatus.accepted
+    # After the write: a report submitted while this import ran must see it as a discrepancy.
+    upload.finished_at = utcnow()
     upload.errors = []
     _audit_outcome(upload, actor, "readings.upload_accepted")
     clock.lap("write")
@@ -343,21 +346,21 @@ def id_list(ids: list[int]) -> sa.BindParameter:
 
 
 def is_current(reading=Reading):
-    """A condition: no correction supersedes this reading (the ones every total counts).
+    """A condition: no later version of this reading exists (the ones every total counts).
 
-    NOT EXISTS, not NOT IN: both engines turn it into an anti-join on the partial index of
-    `supersedes_id`, where NOT IN can make PostgreSQL re-run the subquery per row.
+    NOT EXISTS over the primary key (meter, end, version): both engines make it an anti-join.
     """
-    successor = aliased(Reading)
-    return ~sa.exists().where(successor.supersedes_id == reading.id)
+    later = aliased(Reading)
+    return ~sa.exists().where(
+        later.meter_id == reading.meter_id,
+        later.reading_end == reading.reading_end,
+        later.version > reading.version,
+    )
 
 
 def any_corrections() -> bool:
     """Whether any reading was ever corrected (one probe of the partial index)."""
-    return (
-        db.session.scalar(sa.select(Reading.id).where(Reading.supersedes_id.is_not(None)).limit(1))
-        is not None
-    )
+    return db.session.scalar(sa.select(Reading.meter_id).where(Reading.version > 1).limit(1)) is not None
 
 
 def stored_tails(parsed) -> dict[int, readings_file.StoredTail]:
@@ -557,24 +560,26 @@ def replacement_of(meter: Meter) -> MeterReplacement | None:
     )
 
 
-def get_reading(reading_id: int, *, actor: User) -> Reading:
+def get_reading(meter_id: int, reading_end: int, version: int, *, actor: User) -> Reading:
     reading = one_or_not_found(
-        sa.select(Reading).where(Reading.id == reading_id), f"No reading {reading_id}."
+        sa.select(Reading).where(
+            Reading.meter_id == meter_id, Reading.reading_end == reading_end, Reading.version == version
+        ),
+        "No such reading.",
     )
     records.get_site(reading.meter.site_id, actor=actor)  # 404 unless the site is visible
     return reading
 
 
 def reading_history(reading: Reading) -> list[Reading]:
-    """The reading's versions, oldest first: the original stays visible beside its corrections."""
-    chain = [reading]
-    while chain[0].supersedes_id is not None:
-        chain.insert(0, db.session.get(Reading, chain[0].supersedes_id))
-    while (
-        later := db.session.scalar(sa.select(Reading).where(Reading.supersedes_id == chain[-1].id))
-    ) is not None:
-        chain.append(later)
-    return chain
+    """Every version of the reading, oldest first: the original stays visible beside corrections."""
+    return list(
+        db.session.scalars(
+            sa.select(Reading)
+            .where(Reading.meter_id == reading.meter_id, Reading.reading_end == reading.reading_end)
+            .order_by(Reading.version)
+        )
+    )
 
 
 # --- corrections and meter records --------------------------------------------------------------
@@ -593,13 +598,13 @@ def correct_reading(
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("Say why the reading is corrected.", errors={"reason": ["A reason is required."]})
-    if db.session.scalar(sa.select(Reading.id).where(Reading.supersedes_id == reading.id)):
+    if not db.session.scalar(sa.select(is_current(reading))):
         raise RuleViolation(
             "This reading was already corrected; correct the latest version.", code="superseded"
         )
     energy_wh = _energy_wh(value, meter)
     now = now or utcnow()
-    payload = json.dumps({"reading": reading.id, "energy_wh": energy_wh, "reason": reason}, sort_keys=True)
+    payload = json.dumps({"reading": reading.key, "energy_wh": energy_wh, "reason": reason}, sort_keys=True)
     upload = ReadingUpload(
         programme_id=meter.site.programme_id,
         site_id=meter.site_id,
@@ -624,17 +629,23 @@ def correct_reading(
         flags=reading.flags,
         upload=upload,
         version=reading.version + 1,
-        supersedes_id=reading.id,
     )
-    db.session.add_all([upload, corrected])
-    db.session.flush()  # the partial unique index refuses a concurrent second correction here
+    try:
+        # The primary key refuses a concurrent second correction of the same version here.
+        with db.session.begin_nested():
+            db.session.add_all([upload, corrected])
+            db.session.flush()
+    except IntegrityError:
+        raise RuleViolation(
+            "This reading was corrected a moment ago; correct the latest version.", code="superseded"
+        ) from None
     audit.record(
         "reading.corrected",
         actor=actor,
         entity_type="reading",
-        entity_id=corrected.id,
-        before={"reading": reading.id, "energy_wh": reading.energy_wh},
-        after={"reading": corrected.id, "energy_wh": energy_wh, "version": corrected.version},
+        entity_id=f"{reading.meter_id}:{reading.reading_end}",
+        before={"energy_wh": reading.energy_wh, "version": reading.version},
+        after={"energy_wh": energy_wh, "version": corrected.version},
         data={"reason": reason, "meter": meter.serial},
     )
     return corrected

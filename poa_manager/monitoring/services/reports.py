@@ -30,7 +30,9 @@ from poa_manager.monitoring.models import (
     MonitoringLineMeter,
     MonitoringReport,
     Reading,
+    ReadingUpload,
     ReportStatus,
+    UploadStatus,
 )
 from poa_manager.monitoring.services.readings import (
     any_corrections,
@@ -460,13 +462,12 @@ class _MeterTotals:
     reading_count: int
     energy_wh: int
     covered_s: int
-    last_reading_id: int | None
     rollovers: int
     lowest_rate_wh_per_h: int | None = None
     highest_rate_wh_per_h: int | None = None
 
 
-_NO_READINGS = _MeterTotals(0, 0, 0, None, 0)
+_NO_READINGS = _MeterTotals(0, 0, 0, 0)
 
 
 def _aggregate(windows: list[_Window], meters_by_site: dict[int, list[Meter]]) -> dict:
@@ -486,13 +487,12 @@ def _aggregate(windows: list[_Window], meters_by_site: dict[int, list[Meter]]) -
                 sa.func.count(),
                 sa.func.sum(Reading.energy_wh),
                 sa.func.sum(Reading.reading_end - Reading.reading_start),
-                sa.func.max(Reading.id),
                 sa.func.sum(Reading.flags.op("&")(data_quality.READING_FLAG_ROLLOVER)),
             ).group_by(Reading.meter_id)
             query = _in_window(query, chunk, window_from, window_until)
-            for meter_id, count, energy, covered, last_id, rollovers in db.session.execute(query):
+            for meter_id, count, energy, covered, rollovers in db.session.execute(query):
                 totals[(meter_id, window_from, window_until)] = _MeterTotals(
-                    count, int(energy or 0), int(covered or 0), last_id, int(rollovers or 0)
+                    count, int(energy or 0), int(covered or 0), int(rollovers or 0)
                 )
     return totals
 
@@ -564,7 +564,6 @@ def _line(
     activities = []
     meter_rows = []
     covered_increasing = active_increasing = reading_count = 0
-    last_reading_id = None
     zone = w.zone
     for meter in meters:
         active_s = _active_seconds(meter, w.window_from, w.window_until)
@@ -573,8 +572,6 @@ def _line(
         t = totals.get((meter.id, w.window_from, w.window_until)) or _NO_READINGS
         role = meter.role.value
         reading_count += t.reading_count
-        if t.last_reading_id is not None:
-            last_reading_id = max(last_reading_id or 0, t.last_reading_id)
         # Calibration lapses inside the window: those readings are discounted by the MPE, in the
         # conservative direction for the meter's role (domain.md §7, VVS-PoA v2 para 352).
         calibrations = histories[meter.id]
@@ -670,7 +667,6 @@ def _line(
         "window_from": w.window_from,
         "window_until": w.window_until,
         "reading_count": reading_count,
-        "last_reading_id": last_reading_id,
         "export_wh": activity.export_wh,
         "import_wh": activity.import_wh,
         "net_wh": activity.net_wh,
@@ -721,13 +717,22 @@ def discrepancies(report: MonitoringReport) -> list[Discrepancy]:
     """Where the readings now give different numbers than the submitted report froze.
 
     Readings never change in place; what can differ is a correction or a late upload after the
-    submission. Both add readings, so nothing newer than the newest counted reading means no
-    discrepancy and no recomputation.
+    submission. Both are uploads that finish writing readings, so no such upload in the programme
+    since the submission means no discrepancy and no recomputation.
     """
     if report.status is ReportStatus.draft:
         return []
-    newest_counted = max((line.last_reading_id or 0 for line in report.lines), default=0)
-    if not db.session.scalar(sa.select(Reading.id).where(Reading.id > newest_counted).limit(1)):
+    written_since = db.session.scalar(
+        sa.select(ReadingUpload.id)
+        .where(
+            ReadingUpload.programme_id == report.programme_id,
+            ReadingUpload.status == UploadStatus.accepted,
+            ReadingUpload.rows_written > 0,
+            ReadingUpload.finished_at >= report.submitted_at,
+        )
+        .limit(1)
+    )
+    if written_since is None:
         return []
     frozen = {(line.site_id, line.window_start): line for line in report.lines}
     found = []

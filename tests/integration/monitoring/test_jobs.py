@@ -139,25 +139,21 @@ def test_who_may_send_correct_and_see_readings(
         client.post(f"/api/v1/sites/{other.id}/readings", json=batch, headers=coordinator).status_code == 202
     )
     reading = _db.session.scalar(sa.select(Reading))
+    url = f"/api/v1/meters/{reading.meter_id}/readings/{reading.reading_end}/1"
     correction = {"value": "2", "reason": "typo"}
-    assert (
-        client.post(
-            f"/api/v1/readings/{reading.id}/corrections", json=correction, headers=operator
-        ).status_code
-        == 404
-    )
-    assert (
-        client.post(
-            f"/api/v1/readings/{reading.id}/corrections", json=correction, headers=verifier
-        ).status_code
-        == 403
-    )
+    assert client.post(f"{url}/corrections", json=correction, headers=operator).status_code == 404
+    assert client.post(f"{url}/corrections", json=correction, headers=verifier).status_code == 403
+    corrected = client.post(f"{url}/corrections", json=correction, headers=coordinator)
+    assert corrected.status_code == 201 and corrected.json["version"] == 2
+    detail = client.get(url, headers=verifier).json
+    assert [(v["version"], v["energy_wh"]) for v in detail["history"]] == [(1, 1000), (2, 2000)]
     listed = client.get(f"/api/v1/sites/{other.id}/readings", headers=verifier)
-    assert listed.status_code == 200 and [r["energy_wh"] for r in listed.json] == [1000]
+    assert listed.status_code == 200 and [r["energy_wh"] for r in listed.json] == [2000]  # current only
     assert (
         client.get(f"/api/v1/sites/{other.id}/readings", headers=api_headers_for(world.outsider)).status_code
         == 404
     )
     uploads = client.get(f"/api/v1/programmes/{own.programme_id}/reading-uploads", headers=operator)
     assert uploads.json == []  # the coordinator's upload for another site is not the operator's to see
-    assert _db.session.scalar(sa.select(sa.func.count()).select_from(ReadingUpload)) == 1
+    # The coordinator's batch and its correction exist; the operator sees neither.
+    assert _db.session.scalar(sa.select(sa.func.count()).select_from(ReadingUpload)) == 2

@@ -239,22 +239,21 @@ def test_a_correction_is_a_new_version_and_the_original_stays(make_crediting_sit
         },
         content_type="multipart/form-data",
     )
-    original = _db.session.scalars(sa.select(Reading).order_by(Reading.id)).first()
-    response = client.post(
-        f"/readings/{original.id}", data={"value": "48", "reason": "Logger glitch; utility invoice"}
-    )
+    original = _db.session.scalars(sa.select(Reading).order_by(Reading.reading_end)).first()
+    url = f"/meters/{original.meter_id}/readings/{original.reading_end}"
+    response = client.post(f"{url}/1", data={"value": "48", "reason": "Logger glitch; utility invoice"})
     assert response.status_code == 302
     history = services.reading_history(original)
     assert [(r.version, r.energy_wh) for r in history] == [(1, 50_125), (2, 48_000)]
     assert history[1].upload.reason == "Logger glitch; utility invoice"
     assert history[1].upload.uploaded_by_id == operator.id
-    page = client.get(f"/readings/{history[1].id}").get_data(as_text=True)
+    page = client.get(f"{url}/2").get_data(as_text=True)
     assert "50.125" in page and "48.000" in page  # both versions visible
     # Current readings count the correction only.
     current = _db.session.scalars(services.list_readings(site, actor=operator)).all()
     assert sorted(r.energy_wh for r in current) == [48_000, 50_125]
     # The superseded version cannot be corrected again.
-    again = client.post(f"/readings/{original.id}", data={"value": "47", "reason": "again"})
+    again = client.post(f"{url}/1", data={"value": "47", "reason": "again"})
     assert again.status_code == 422
 
 

@@ -193,7 +193,7 @@ def test_a_correction_after_submission_shows_as_a_discrepancy(monitored, january
     report = open_period(monitored, world)
     services.submit_report(report, actor=world.coordinator)
     assert services.discrepancies(report) == []
-    reading = _db.session.scalars(sa.select(Reading).order_by(Reading.id)).first()
+    reading = _db.session.scalars(sa.select(Reading).order_by(Reading.reading_end)).first()
     services.correct_reading(reading, actor=world.coordinator, value="3000", reason="meter swapped channels")
     found = services.discrepancies(report)
     assert [(d.site_reference, d.field) for d in found] == [
