@@ -125,7 +125,23 @@ def _configure_sqlite(dbapi_connection, _connection_record) -> None:
 @event.listens_for(Engine, "begin")
 def _begin_sqlite(connection: sa.Connection) -> None:
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
+        immediate = connection.get_execution_options().get("sqlite_begin_immediate")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def begin_writing() -> None:
+    """Start the session's next transaction as a writer (SQLite: BEGIN IMMEDIATE).
+
+    A deferred SQLite transaction that has read cannot become a writer once another writer has
+    committed since (SQLITE_BUSY_SNAPSHOT, "database is locked", at once, whatever the busy
+    timeout). Long writers such as an import job take the write lock first and queue behind
+    each other instead. Pages keep reading meanwhile (WAL). A no-op on PostgreSQL, and when the
+    session is bound to a connection already in a transaction (the tests' rolled-back one).
+    """
+    bind = db.session.get_bind()
+    if isinstance(bind, sa.Connection) or bind.dialect.name != "sqlite" or db.session().in_transaction():
+        return
+    db.session.connection(execution_options={"sqlite_begin_immediate": True})
 
 
 def count_rows(query: sa.Select) -> int:

@@ -71,7 +71,8 @@ class SiteFactory(_Factory):
         model = Site
 
     programme = factory.SubFactory(ProgrammeFactory)
-    reference = factory.Sequence(lambda n: f"CPA-{n:04d}")
+    # Apart from the CPA-nnnn references tests write themselves, so the two never collide.
+    reference = factory.Sequence(lambda n: f"SITE-{n:04d}")
     name = factory.Sequence(lambda n: f"Factory rooftop {n}")
 
 

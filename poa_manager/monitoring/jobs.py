@@ -6,10 +6,14 @@ transaction, so a broken job leaves no half-written readings (quality.md: nothin
 """
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from poa_manager.database import db
+import psycopg
+from sqlalchemy.exc import IntegrityError
+
+from poa_manager.database import begin_writing, db
 from poa_manager.monitoring import services
 from poa_manager.monitoring.models import ReadingUpload, UploadStatus
 
@@ -18,6 +22,7 @@ Progress = Callable[[str, int, int | None], None]
 
 
 def run_upload(upload_id: int, *, folder: Path, progress: Progress | None = None) -> ReadingUpload:
+    begin_writing()
     upload = db.session.get(ReadingUpload, upload_id)
     if upload is None:
         raise LookupError(f"No upload {upload_id}")
@@ -26,12 +31,15 @@ def run_upload(upload_id: int, *, folder: Path, progress: Progress | None = None
     try:
         services.start_upload(upload)
         db.session.commit()  # "processing" is visible to the page while the job runs
+        begin_writing()
+        upload = db.session.get(ReadingUpload, upload_id)
         services.ingest_upload(upload, folder=folder, progress=progress)
         db.session.commit()
     except Exception as error:
         db.session.rollback()
+        begin_writing()
         upload = db.session.get(ReadingUpload, upload_id)
-        services.fail_upload(upload, f"{type(error).__name__}: {error}")
+        services.fail_upload(upload, _reason(error))
         db.session.commit()
         raise
     return upload
@@ -55,3 +63,14 @@ def dispatch_upload(upload: ReadingUpload, *, folder: Path, inline_max_bytes: in
     tasks.enqueue_upload(upload.id)
     db.session.expire(upload)
     return upload
+
+
+def _reason(error: Exception) -> str:
+    # The bulk paths raise the driver's own error (COPY, executemany), the ORM SQLAlchemy's.
+    if isinstance(error, IntegrityError | psycopg.IntegrityError | sqlite3.IntegrityError):
+        # The readings' key refused a row another import wrote after this one was checked.
+        return (
+            "Another upload stored some of these readings at the same time; nothing from this file "
+            "was stored. Send it again: the readings already stored are skipped."
+        )
+    return f"{type(error).__name__}: {error}"
