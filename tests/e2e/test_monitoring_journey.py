@@ -66,7 +66,7 @@ def test_operator_fixes_bad_rows_and_coordinator_requests_issuance(
     expect(rows.locator("td:first-child")).to_have_text(["11", "502", "2002"])
     screenshot(operator, "readings-rejected.png")
 
-    operator.get_by_role("link", name=SITE).click()
+    operator.get_by_role("link", name="upload the whole file again").click()
     operator.get_by_label("Readings file").set_input_files(
         october_csv(tmp_path / "october-fixed.csv", faults=False)
     )
