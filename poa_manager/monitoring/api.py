@@ -24,6 +24,13 @@ blp = api_blueprint(
 )
 
 
+@blp.before_request
+def _allow_readings_files() -> None:
+    """Readings files may be larger than other requests; set before the arguments are parsed."""
+    if request.endpoint == "monitoring_api.ProgrammeUploads":
+        request.max_content_length = current_app.config["READINGS_MAX_UPLOAD_BYTES"]
+
+
 class UploadRequest(Schema):
     file = Upload(required=True)
 
@@ -62,7 +69,6 @@ class ProgrammeUploads(MethodView):
         A file with any bad row writes nothing: the upload comes back `rejected` with its row
         errors. Large files are checked by the worker: poll the upload for status and progress.
         """
-        request.max_content_length = current_app.config["READINGS_MAX_UPLOAD_BYTES"]
         programme = programme_services.get_programme(programme_id, actor=g.api_user)
         site = site_services.get_site(form["site_id"], actor=g.api_user) if form.get("site_id") else None
         upload, _new = services.receive_readings(

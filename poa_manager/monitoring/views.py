@@ -38,6 +38,15 @@ from poa_manager.web import describe, perform, place_errors
 bp = Blueprint("monitoring", __name__)
 PER_PAGE = 50
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+READINGS_FORMS = {"monitoring.programme_readings", "monitoring.site_readings"}
+
+
+@bp.before_request
+def _allow_readings_files() -> None:
+    """Readings files may be larger than other requests (MAX_CONTENT_LENGTH); set before any
+    form reads the body."""
+    if request.endpoint in READINGS_FORMS:
+        request.max_content_length = current_app.config["READINGS_MAX_UPLOAD_BYTES"]
 
 
 def _folder() -> Path:
@@ -55,7 +64,6 @@ def _attachment(body: bytes, mimetype: str, name: str) -> Response:
 
 def _receive(programme, form: UploadReadingsForm, *, site=None):
     """Keep the file, then check it now (small) or in the worker (large); show the upload."""
-    request.max_content_length = current_app.config["READINGS_MAX_UPLOAD_BYTES"]
     if not form.validate_on_submit():
         return None
     upload_file = form.file.data

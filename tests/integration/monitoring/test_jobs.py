@@ -157,3 +157,31 @@ def test_who_may_send_correct_and_see_readings(
     assert uploads.json == []  # the coordinator's upload for another site is not the operator's to see
     # The coordinator's batch and its correction exist; the operator sees neither.
     assert _db.session.scalar(sa.select(sa.func.count()).select_from(ReadingUpload)) == 2
+
+
+def test_readings_files_may_be_larger_than_other_requests(
+    make_crediting_site, operator_of, world, app, client, api_headers_for, login_as
+):
+    """MAX_CONTENT_LENGTH bounds every request; readings files have their own, larger limit."""
+    site = make_crediting_site(6)
+    data = hourly(site.reference, "EXP-0006", 200).encode()
+    limits = app.config["MAX_CONTENT_LENGTH"], app.config["READINGS_MAX_UPLOAD_BYTES"]
+    app.config["MAX_CONTENT_LENGTH"] = 1_000
+    try:
+        api = client.post(
+            f"/api/v1/programmes/{site.programme_id}/reading-uploads",
+            data={"file": (io.BytesIO(data), "big.csv")},
+            content_type="multipart/form-data",
+            headers=api_headers_for(world.coordinator),
+        )
+        assert api.status_code == 202 and api.json["rows_written"] == 200
+        assert client.post("/login", data={"email": "x" * 2_000}).status_code == 413  # others stay bounded
+        app.config["READINGS_MAX_UPLOAD_BYTES"] = 1_000
+        page = login_as(operator_of(site)).post(
+            f"/sites/{site.id}/readings",
+            data={"file": (io.BytesIO(data), "again.csv")},
+            content_type="multipart/form-data",
+        )
+        assert page.status_code == 413
+    finally:
+        app.config["MAX_CONTENT_LENGTH"], app.config["READINGS_MAX_UPLOAD_BYTES"] = limits
