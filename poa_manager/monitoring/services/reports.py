@@ -554,101 +554,111 @@ def _active_seconds(meter: Meter, window_from: int, window_until: int) -> int:
     return max(0, end - start)
 
 
+@dataclass
+class _MeterPart:
+    """One meter's contribution to a line, after the data-quality rules of domain.md §7."""
+
+    activity: emission_reductions.MeterActivity
+    row: dict[str, Any]  # a monitoring_line_meters row
+    flags: set[str]
+    problem: str | None
+    covered_s: int
+    active_s: int
+
+
+def _meter_part(meter, t: _MeterTotals, w: _Window, calibrations, settings, active_s: int) -> _MeterPart:
+    role = meter.role.value
+    flags: set[str] = set()
+    problem = None
+    # Calibration lapses inside the window: those readings are discounted by the MPE, in the
+    # conservative direction for the meter's role (domain.md §7, VVS-PoA v2 para 352).
+    lapses = data_quality.lapsed_days(calibrations, w.window.start, w.window.end)
+    mpe = data_quality.max_permissible_error_fraction(
+        meter.accuracy_class, meter.max_permissible_error_percent
+    )
+    lapsed_wh, adjustment = 0, Decimal(0)
+    for lapse_start, lapse_end in lapses:
+        energy = _lapsed_energy_wh(meter, *epoch_range(lapse_start, lapse_end, w.zone))
+        lapsed_wh += energy
+        adjustment += data_quality.calibration_adjustment_wh(
+            energy,
+            role,
+            mpe,
+            error_found_percent=data_quality.delayed_calibration_error_percent(calibrations, lapse_end),
+            apply_found_error_beyond_mpe=bool(settings["apply_found_error_beyond_mpe"]),
+        )
+    if lapsed_wh:
+        flags.add(data_quality.QualityFlag.calibration_lapsed.value)
+    # Missing intervals: no credit by default; import meters always filled conservatively.
+    filled = 0
+    gap_s = max(0, active_s - t.covered_s)
+    if gap_s:
+        fill = data_quality.gap_fill_wh(
+            role,
+            gap_s,
+            method=data_quality.GapFill(settings["gap_fill"]),
+            lowest_rate_wh_per_h=t.lowest_rate_wh_per_h,
+            highest_rate_wh_per_h=t.highest_rate_wh_per_h,
+        )
+        if fill is None:
+            flags.add(data_quality.QualityFlag.no_import_data.value)
+            problem = f"Meter {meter.serial} ({role}) has no readings to fill its gaps from: no credit."
+        elif fill:
+            filled = fill
+            increasing = role in data_quality.METER_ROLES_INCREASING
+            flags.add(
+                (
+                    data_quality.QualityFlag.gap_filled
+                    if increasing
+                    else data_quality.QualityFlag.import_gap_filled
+                ).value
+            )
+    if t.rollovers:
+        flags.add(data_quality.QualityFlag.rollover.value)
+    covered_s = min(t.covered_s, active_s)
+    return _MeterPart(
+        activity=emission_reductions.MeterActivity(
+            meter_id=meter.id, role=role, energy_wh=t.energy_wh, adjustment_wh=adjustment, filled_wh=filled
+        ),
+        row={
+            "meter_id": meter.id,
+            "role": role,
+            "reading_count": t.reading_count,
+            "covered_s": t.covered_s,
+            "energy_wh": t.energy_wh,
+            "lapsed_energy_wh": lapsed_wh,
+            "lapsed_days": [[a.isoformat(), b.isoformat()] for a, b in lapses],
+            "adjustment_wh": adjustment,
+            "filled_wh": filled,
+            "completeness_percent": data_quality.completeness_percent(covered_s, active_s),
+            "rollovers": t.rollovers,
+        },
+        flags=flags,
+        problem=problem,
+        covered_s=covered_s,
+        active_s=active_s,
+    )
+
+
 def _line(
     w: _Window, meters, totals, histories, settings, methodology, metered, programme, version
 ) -> ComputedLine:
-    threshold = Decimal(str(settings["completeness_threshold_percent"]))
-    gap_fill = data_quality.GapFill(settings["gap_fill"])
-    flags: set[str] = set()
-    problem = None
-    activities = []
-    meter_rows = []
-    covered_increasing = active_increasing = reading_count = 0
-    zone = w.zone
+    """One site window: its meters' parts, the activity data, then the methodology."""
+    parts = []
     for meter in meters:
         active_s = _active_seconds(meter, w.window_from, w.window_until)
-        if active_s == 0:
-            continue
-        t = totals.get((meter.id, w.window_from, w.window_until)) or _NO_READINGS
-        role = meter.role.value
-        reading_count += t.reading_count
-        # Calibration lapses inside the window: those readings are discounted by the MPE, in the
-        # conservative direction for the meter's role (domain.md §7, VVS-PoA v2 para 352).
-        calibrations = histories[meter.id]
-        lapses = data_quality.lapsed_days(calibrations, w.window.start, w.window.end)
-        lapsed_wh = 0
-        adjustment = Decimal(0)
-        mpe = data_quality.max_permissible_error_fraction(
-            meter.accuracy_class, meter.max_permissible_error_percent
-        )
-        for lapse_start, lapse_end in lapses:
-            lapse_from, lapse_until = epoch_range(lapse_start, lapse_end, zone)
-            energy = _lapsed_energy_wh(meter, lapse_from, lapse_until)
-            lapsed_wh += energy
-            found = data_quality.delayed_calibration_error_percent(calibrations, lapse_end)
-            adjustment += data_quality.calibration_adjustment_wh(
-                energy,
-                role,
-                mpe,
-                error_found_percent=found,
-                apply_found_error_beyond_mpe=bool(settings["apply_found_error_beyond_mpe"]),
-            )
-        if lapsed_wh:
-            flags.add(data_quality.QualityFlag.calibration_lapsed.value)
-        gap_s = max(0, active_s - t.covered_s)
-        filled = 0
-        if gap_s:
-            fill = data_quality.gap_fill_wh(
-                role,
-                gap_s,
-                method=gap_fill,
-                lowest_rate_wh_per_h=t.lowest_rate_wh_per_h,
-                highest_rate_wh_per_h=t.highest_rate_wh_per_h,
-            )
-            if fill is None:
-                flags.add(data_quality.QualityFlag.no_import_data.value)
-                problem = (
-                    f"Meter {meter.serial} ({role}) has no readings to fill its gaps from: "
-                    "the line earns nothing."
-                )
-            else:
-                filled = fill
-                if fill:
-                    flags.add(
-                        data_quality.QualityFlag.gap_filled.value
-                        if role in data_quality.METER_ROLES_INCREASING
-                        else data_quality.QualityFlag.import_gap_filled.value
-                    )
-        if t.rollovers:
-            flags.add(data_quality.QualityFlag.rollover.value)
-        completeness = data_quality.completeness_percent(min(t.covered_s, active_s), active_s)
-        if role in data_quality.METER_ROLES_INCREASING:
-            covered_increasing += min(t.covered_s, active_s)
-            active_increasing += active_s
-        activities.append(
-            emission_reductions.MeterActivity(
-                meter_id=meter.id,
-                role=role,
-                energy_wh=t.energy_wh,
-                adjustment_wh=adjustment,
-                filled_wh=filled,
-            )
-        )
-        meter_rows.append(
-            {
-                "meter_id": meter.id,
-                "role": role,
-                "reading_count": t.reading_count,
-                "covered_s": t.covered_s,
-                "energy_wh": t.energy_wh,
-                "lapsed_energy_wh": lapsed_wh,
-                "lapsed_days": [[a.isoformat(), b.isoformat()] for a, b in lapses],
-                "adjustment_wh": adjustment,
-                "filled_wh": filled,
-                "completeness_percent": completeness,
-                "rollovers": t.rollovers,
-            }
-        )
+        if active_s:  # a meter replaced before the window, or installed after it, takes no part
+            t = totals.get((meter.id, w.window_from, w.window_until)) or _NO_READINGS
+            parts.append(_meter_part(meter, t, w, histories[meter.id], settings, active_s))
+    flags = set().union(*(part.flags for part in parts))
+    problem = next((part.problem for part in parts if part.problem), None)
+    reading_count = sum(part.row["reading_count"] for part in parts)
+    increasing = [part for part in parts if part.activity.role in data_quality.METER_ROLES_INCREASING]
+    covered_increasing = sum(part.covered_s for part in increasing)
+    active_increasing = sum(part.active_s for part in increasing)
+    activities = [part.activity for part in parts]
+    meter_rows = [part.row for part in parts]
+    threshold = Decimal(str(settings["completeness_threshold_percent"]))
     completeness = data_quality.completeness_percent(covered_increasing, active_increasing)
     if completeness < threshold:
         flags.add(data_quality.QualityFlag.low_completeness.value)

@@ -259,3 +259,29 @@ def test_reports_are_scoped_to_the_programme(monitored, january, world, client, 
     assert answer.status_code == 200 and len(answer.json) == 2
     refused = client.post(f"/api/v1/monitoring-reports/{report.id}/submit", headers=verifier)
     assert refused.status_code == 403
+
+
+def test_missing_import_data_is_never_in_the_sites_favour(monitored, make_crediting_site, send, world):
+    meters = [{"serial": "EXP-0006"}, {"serial": "IMP-0006", "role": MeterRole.import_}]
+    make_crediting_site(6, meters=meters)
+    make_crediting_site(7, meters=[{"serial": "EXP-0007"}, {"serial": "IMP-0007", "role": MeterRole.import_}])
+    send(
+        monitored,
+        daily("CPA-0006", "EXP-0006", date(2025, 1, 1), 31, "1000")
+        # Import readings for 21 of 31 days, at 100 and 200 kWh: the 10 missing days are filled at
+        # the highest rate, 200 kWh a day, however the report fills export gaps.
+        + daily("CPA-0006", "IMP-0006", date(2025, 1, 1), 11, "100")
+        + daily("CPA-0006", "IMP-0006", date(2025, 1, 12), 10, "200")
+        + daily("CPA-0007", "EXP-0007", date(2025, 1, 1), 31, "1000"),  # no import data at all
+    )
+    report = open_period(monitored, world)
+    lines = {line.site_reference: line for line in report.lines}
+    six = lines["CPA-0006"]
+    # Import: 11 × 100 + 10 × 200 kWh read, and 10 days filled at 200 kWh/day = 8,333.3 Wh/h,
+    # rounded up to 8,334 Wh/h: 240 h × 8,334 = 2,000,160 Wh. Net 31,000,000 − 5,100,160 Wh.
+    assert six.import_wh == Decimal(5_100_160)
+    assert six.net_wh == Decimal(25_899_840)
+    assert "import_gap_filled" in six.flags
+    seven = lines["CPA-0007"]
+    assert seven.emission_reductions_tco2e == 0 and "no_import_data" in seven.flags
+    assert "no readings to fill its gaps" in seven.problem
