@@ -285,3 +285,27 @@ def test_missing_import_data_is_never_in_the_sites_favour(monitored, make_credit
     seven = lines["CPA-0007"]
     assert seven.emission_reductions_tco2e == 0 and "no_import_data" in seven.flags
     assert "no readings to fill its gaps" in seven.problem
+
+
+def test_the_whole_path_through_the_api(monitored, january, world, client, api_headers_for):
+    headers = api_headers_for(world.coordinator)
+    opened = client.post(
+        f"/api/v1/programmes/{monitored.id}/monitoring-reports",
+        json={"period_start": "2025-01-01", "period_end": "2025-01-31", "settings": {"gap_fill": "none"}},
+        headers=headers,
+    )
+    assert opened.status_code == 201 and opened.json["total_tco2e"] == "112.32768"
+    report_id = opened.json["id"]
+    lines = client.get(f"/api/v1/monitoring-reports/{report_id}/lines", headers=headers).json
+    assert sum(Decimal(line["emission_reductions_tco2e"]) for line in lines) == Decimal("112.32768")
+    assert client.post(f"/api/v1/monitoring-reports/{report_id}/submit", headers=headers).status_code == 200
+    requested = client.post(f"/api/v1/monitoring-reports/{report_id}/issuance-request", headers=headers)
+    assert requested.status_code == 201 and requested.json["credits_requested"] == 112
+    listed = client.get(f"/api/v1/programmes/{monitored.id}/issuance-requests", headers=headers).json
+    assert [(r["label"], r["claimed_tco2e"]) for r in listed] == [("IR-001", "112.32768")]
+    assert (
+        client.get(
+            f"/api/v1/programmes/{monitored.id}/issuance-requests", headers=api_headers_for(world.outsider)
+        ).status_code
+        == 404
+    )
