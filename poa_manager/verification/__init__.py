@@ -1,0 +1,2 @@
+"""Verification: verifiers sample components, record findings, and errors are extrapolated to the
+whole programme."""
