@@ -817,17 +817,8 @@ def _record_register_readings(site, actor, replacement, old: Meter, new: Meter) 
     if new.reading_type is ReadingType.cumulative:
         rows.append([site.reference, new.serial, "", instant, str(replacement.new_first_reading)])
     now = utcnow()
-    # The old meter's final reading lies exactly at its removal: allow it by checking against
-    # specs that end one second later.
+    # Register readings are instants: the parser accepts one exactly at the old meter's removal.
     specs = meter_specs(site.programme, actor=actor, site=site)
-    specs = {
-        key: (
-            readings_file.MeterSpec(**{**spec.__dict__, "active_until": spec.active_until + 1})
-            if spec.meter_id == old.id and spec.active_until is not None
-            else spec
-        )
-        for key, spec in specs.items()
-    }
     parsed = readings_file.parse(rows, specs, now=to_epoch(now))
     checked = readings_file.check_sequences(parsed, stored_tails(parsed))
     if checked.error_count:

@@ -534,17 +534,9 @@ def _fill_rates(needed: dict[tuple[int, int], list[int]], totals: dict) -> None:
 
 
 def _lapsed_energy_wh(meter: Meter, start: int, until: int) -> int:
-    return int(
-        db.session.scalar(
-            sa.select(sa.func.coalesce(sa.func.sum(Reading.energy_wh), 0)).where(
-                Reading.meter_id == meter.id,
-                Reading.reading_end > start,
-                Reading.reading_end <= until,
-                Reading.reading_start >= start,
-                is_current(),
-            )
-        )
-    )
+    """Energy the meter measured in [start, until): the same selection as the roll-up's."""
+    energy = sa.select(sa.func.coalesce(sa.func.sum(Reading.energy_wh), 0))
+    return int(db.session.scalar(_in_window(energy, [meter.id], start, until)))
 
 
 def _active_seconds(meter: Meter, window_from: int, window_until: int) -> int:

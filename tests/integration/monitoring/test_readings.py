@@ -380,3 +380,34 @@ def test_an_xlsx_file_from_the_template_is_read_like_a_csv(make_crediting_site, 
     assert [r.energy_wh for r in stored] == [12_250] * 3
     # 00:00 in Ho Chi Minh City is 17:00 UTC the day before.
     assert stored[0].starts_at == datetime(2024, 12, 31, 17, tzinfo=UTC)
+
+
+def test_replacing_a_cumulative_meter_stores_its_final_and_first_registers(
+    make_crediting_site, world, client, api_headers_for
+):
+    meters = [{"serial": "REG-0012", "reading_type": ReadingType.cumulative, "register_digits": 6}]
+    site = make_crediting_site(12, meters=meters)
+    headers = api_headers_for(world.coordinator)
+    first = JANUARY.isoformat()
+    client.post(
+        f"/api/v1/sites/{site.id}/readings",
+        json={
+            "batch_id": "r-1",
+            "readings": [{"meter_serial": "REG-0012", "reading_end": first, "value": "100"}],
+        },
+        headers=headers,
+    )
+    answer = client.post(
+        f"/api/v1/meters/{site.meters[0].id}/replacement",
+        json={
+            "replaced_at": (JANUARY + timedelta(hours=2)).isoformat(),
+            "old_final_reading": "150",
+            "new_serial": "REG-0012-B",
+            "new_first_reading": "7",
+        },
+        headers=headers,
+    )
+    assert answer.status_code == 201, answer.json
+    stored = _db.session.scalars(sa.select(Reading).order_by(Reading.meter_id, Reading.reading_end)).all()
+    # Old meter: opening 100 kWh, then its final 150 kWh at the removal (50 kWh); new meter opens at 7.
+    assert [(r.energy_wh, r.register_wh) for r in stored] == [(0, 100_000), (50_000, 150_000), (0, 7_000)]
