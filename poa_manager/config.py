@@ -55,6 +55,9 @@ class Config:
     # True runs queued jobs at once in the caller (tests); the queue itself is set by
     # POA_TASK_QUEUE_URL (empty: SQLite file in instance/, or redis://...), see poa_manager/tasks.py.
     TASKS_IMMEDIATE = False
+    # Verifier impartiality per mechanism, "mechanism=rule,…" over the defaults of
+    # verification/impartiality.py (rules: none, different_team, different_organisation).
+    VERIFIER_IMPARTIALITY = ""
 
 
 class DevelopmentConfig(Config):

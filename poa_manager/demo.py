@@ -38,7 +38,9 @@ USERS = [
     ("admin@demo.example.org", "Linh Admin", "secretariat"),
     ("coordinator@demo.example.org", "Minh Coordinator", "cme"),
     ("operator@demo.example.org", "Hoa Operator", "operator"),
-    ("verifier@demo.example.org", "Kenji Verifier", "tpe"),
+    ("verifier@demo.example.org", "Kenji Verifier", "tpe"),  # validates, so impartiality bars him
+    ("auditor@demo.example.org", "Aiko Auditor", "tpe"),  # verifies (samples, records findings)
+    ("reviewer@demo.example.org", "Taro Reviewer", "tpe"),  # approves the statement (four eyes)
     ("registry@demo.example.org", "Thu Registry", "secretariat"),
     ("government@demo.example.org", "Lan Government", "government"),
 ]

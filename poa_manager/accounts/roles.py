@@ -32,6 +32,9 @@ class Role(StrEnum):
     verifier = "verifier"
     registry_administrator = "registry_administrator"
     viewer = "viewer"
+    # Granted by a verification assignment, not by hand: read access to the programme under
+    # verification (its sites, readings, reports and requests) for the people on the team.
+    verification_team = "verification_team"
 
     @property
     def label(self) -> str:
@@ -46,4 +49,7 @@ ROLES_BY_ORGANISATION_KIND: dict[Role, frozenset[OrganisationKind]] = {
     Role.verifier: frozenset({OrganisationKind.verifier}),
     Role.registry_administrator: frozenset({OrganisationKind.registry_authority}),
     Role.viewer: frozenset(OrganisationKind),
+    Role.verification_team: frozenset({OrganisationKind.verifier}),
 }
+# Roles that come with another act (a verification assignment) and are never granted by hand.
+ASSIGNED_ROLES = frozenset({Role.verification_team})

@@ -311,3 +311,14 @@ def programme_requests(programme_id, pagination_parameters):
 def get_request(request_id):
     """An issuance request with its site lines"""
     return services.get_request(request_id, actor=g.api_user)
+
+
+@blp.route("/issuance-requests/<int:request_id>/withdraw", methods=["POST"])
+@blp.arguments(schemas.ReopenSchema)
+@blp.response(200, schemas.RequestSchema)
+def withdraw_request(payload, request_id):
+    """Withdraw a submitted or returned request, with a reason; it stays as evidence"""
+    issuance_request = services.get_request(request_id, actor=g.api_user)
+    services.withdraw_request(issuance_request, actor=g.api_user, **payload)
+    db.session.commit()
+    return issuance_request

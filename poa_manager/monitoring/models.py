@@ -312,11 +312,15 @@ class MonitoringLineMeter(db.Model):
 
 
 class RequestStatus(StrEnum):
-    submitted = "submitted"  # waiting for verification (the verification issue takes it on)
+    submitted = "submitted"  # waiting for a verifier to be assigned
+    under_verification = "under_verification"
+    verified = "verified"  # a positive verification statement: on to the registry
+    returned = "returned"  # a negative statement: back to the coordinator for corrective action
+    withdrawn = "withdrawn"  # the coordinator withdrew it (e.g. to correct and resubmit the report)
 
     @property
     def label(self) -> str:
-        return self.value
+        return self.value.replace("_", " ")
 
 
 class IssuanceRequest(Timestamped, db.Model):
@@ -326,17 +330,26 @@ class IssuanceRequest(Timestamped, db.Model):
     __table_args__ = (
         UniqueConstraint("programme_id", "number"),
         sa.CheckConstraint("credits_requested >= 0", name="credits_not_negative"),
+        # One standing request per report; a withdrawn one stays as evidence beside its successor.
+        sa.Index(
+            "uq_issuance_requests_report_standing",
+            "report_id",
+            unique=True,
+            sqlite_where=sa.text("status != 'withdrawn'"),
+            postgresql_where=sa.text("status != 'withdrawn'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"), index=True)
-    report_id: Mapped[int] = mapped_column(ForeignKey("monitoring_reports.id"), unique=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("monitoring_reports.id"), index=True)
     number: Mapped[int]
     status: Mapped[RequestStatus] = mapped_column(default=RequestStatus.submitted)
     claimed_tco2e: Mapped[Decimal] = mapped_column(ExactDecimal())  # exact sum of the lines
     credits_requested: Mapped[int]  # the one rounding: down to whole tCO2e
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     requested_at: Mapped[datetime]
+    withdrawn_reason: Mapped[str | None] = mapped_column(String(1000))
 
     programme: Mapped[Programme] = relationship()
     report: Mapped[MonitoringReport] = relationship()

@@ -11,7 +11,13 @@ from poa_manager.sites import policies as site_policies
 from poa_manager.sites.models import Site
 
 # Roles that follow a programme's monitoring as a whole (the verifier reads it to verify it).
-_PROGRAMME_WIDE = (Role.coordinator, Role.verifier, Role.registry_administrator, Role.viewer)
+_PROGRAMME_WIDE = (
+    Role.coordinator,
+    Role.verifier,
+    Role.verification_team,
+    Role.registry_administrator,
+    Role.viewer,
+)
 
 
 def _programmes_where(actor: User, roles) -> sa.Select:

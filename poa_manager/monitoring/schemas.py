@@ -254,6 +254,7 @@ class RequestSchema(Schema):
     credits_requested = fields.Integer()
     requested_by_id = fields.Integer()
     requested_at = fields.DateTime()
+    withdrawn_reason = fields.String(allow_none=True)
 
 
 class RequestDetailSchema(RequestSchema):

@@ -433,4 +433,19 @@ def issuance_request(request_id: int):
         issuance_request=issuance_request,
         programme=issuance_request.programme,
         report=issuance_request.report,
+        can_withdraw=policies.can_prepare_reports(current_user, issuance_request.programme)
+        and issuance_request.status in services.WITHDRAWABLE,
     )
+
+
+@bp.post("/issuance-requests/<int:request_id>/withdraw")
+@login_required
+def withdraw_request(request_id: int):
+    issuance_request = services.get_request(request_id, actor=current_user)
+    perform(
+        issuance_request,
+        services.withdraw_request,
+        "{subject.label} withdrawn.",
+        reason=request.form.get("reason", ""),
+    )
+    return redirect(url_for("monitoring.issuance_request", request_id=request_id))

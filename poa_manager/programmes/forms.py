@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
-from poa_manager.accounts.roles import Role
+from poa_manager.accounts.roles import ASSIGNED_ROLES, Role
 from poa_manager.programmes.rules import CreditingPeriodType, InclusionRoute, Mechanism, SamplingRule
 
 COUNTRY = Regexp(r"^[A-Za-z]{2}$", message="Two letters (ISO 3166-1), e.g. VN or JP.")
@@ -191,5 +191,7 @@ class HoldsForm(FlaskForm):
 
 class GrantRoleForm(FlaskForm):
     user_id = SelectField("User", coerce=int, validators=[InputRequired()])
-    role = SelectField("Role", choices=_choices(Role), validators=[InputRequired()])
+    role = SelectField(
+        "Role", choices=_choices(r for r in Role if r not in ASSIGNED_ROLES), validators=[InputRequired()]
+    )
     site_id = SelectField("Site (site operators only)", coerce=_optional_int, validators=[Optional()])

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from poa_manager import geo, methodologies
 from poa_manager.accounts.models import Membership, Organisation, User
-from poa_manager.accounts.roles import ROLES_BY_ORGANISATION_KIND, Role
+from poa_manager.accounts.roles import ASSIGNED_ROLES, ROLES_BY_ORGANISATION_KIND, Role
 from poa_manager.audit import services as audit
 from poa_manager.database import db, one_or_not_found
 from poa_manager.errors import InvalidInput, NotAllowed, RuleViolation
@@ -394,6 +394,10 @@ def grant_role(
     user = db.session.get(User, user_id)
     if user is None or not user.is_active:
         raise InvalidInput("Choose an active user.", errors={"user_id": ["Choose an active user."]})
+    if role in ASSIGNED_ROLES:
+        raise RuleViolation(
+            f"The {role.label.lower()} role comes with a verification assignment.", code="assigned_role"
+        )
     if user.organisation.kind not in ROLES_BY_ORGANISATION_KIND[role]:
         raise RuleViolation(
             f"A {role.label.lower()} role needs a user of a "

@@ -10,7 +10,13 @@ from poa_manager.programmes.models import Programme
 from poa_manager.sites.models import Site
 
 # Roles that see every site of their programme; site operators see only their own.
-_PROGRAMME_WIDE = (Role.coordinator, Role.verifier, Role.registry_administrator, Role.viewer)
+_PROGRAMME_WIDE = (
+    Role.coordinator,
+    Role.verifier,
+    Role.verification_team,
+    Role.registry_administrator,
+    Role.viewer,
+)
 
 
 def visible_sites(actor: User) -> sa.Select[tuple[Site]]:

@@ -314,11 +314,13 @@ def _relative(half_width: float, centre: float) -> float:
 
 
 def _lower(centre: Decimal, half_width: float) -> Decimal:
-    return _FLOOR.subtract(centre, Decimal(half_width)).quantize(PLACES, rounding=ROUND_FLOOR)
+    return _FLOOR.subtract(centre, Decimal(half_width)).quantize(PLACES, rounding=ROUND_FLOOR, context=_FLOOR)
 
 
 def _upper(centre: Decimal, half_width: float) -> Decimal:
-    return _CEILING.add(centre, Decimal(half_width)).quantize(PLACES, rounding=ROUND_CEILING)
+    return _CEILING.add(centre, Decimal(half_width)).quantize(
+        PLACES, rounding=ROUND_CEILING, context=_CEILING
+    )
 
 
 def _fpc(n: int, population: int | None) -> float:
@@ -430,7 +432,27 @@ class RatioEstimate:
         which sites were under-claimed does not raise the request above what was claimed.
         """
         ratio = self.ratio if self.meets_target else self.lower
-        return min(ratio.quantize(PLACES, rounding=ROUND_FLOOR), Decimal(1))
+        return min(ratio.quantize(PLACES, rounding=ROUND_FLOOR, context=_FLOOR), Decimal(1))
+
+
+def _ratio_estimate(
+    ratio: Decimal, se: float, n: int, population: int | None, reliability: Reliability
+) -> RatioEstimate:
+    """The interval R ± z·SE (lower bound stopped at 0) and the achieved relative precision."""
+    half = reliability.z * se
+    precision = _relative(half, float(ratio))
+    return RatioEstimate(
+        ratio=ratio,
+        n=n,
+        population=population,
+        reliability=reliability,
+        standard_error=se,
+        half_width=half,
+        lower=max(_lower(ratio, half), Decimal(0)),
+        upper=_upper(ratio, half),
+        achieved_precision=precision,
+        meets_target=precision <= float(reliability.precision),
+    )
 
 
 def estimate_ratio(
@@ -453,20 +475,83 @@ def estimate_ratio(
     r, c_mean = float(ratio), float(claimed) / n
     residuals = sum((float(f.verified) - r * float(f.reported)) ** 2 for f in findings)
     se = math.sqrt(residuals / ((n - 1) * n * c_mean**2) * _fpc(n, population))
-    half = reliability.z * se
-    precision = _relative(half, r)
-    return RatioEstimate(
-        ratio=ratio,
-        n=n,
-        population=population,
-        reliability=reliability,
-        standard_error=se,
-        half_width=half,
-        lower=max(_lower(ratio, half), Decimal(0)),
-        upper=_upper(ratio, half),
-        achieved_precision=precision,
-        meets_target=precision <= float(reliability.precision),
-    )
+    return _ratio_estimate(ratio, se, n, population, reliability)
+
+
+def estimate_stratified_ratio(
+    findings: Mapping[str, Sequence[Finding]], sizes: Mapping[str, int], reliability: Reliability
+) -> RatioEstimate:
+    """Combined ratio estimator over strata (Cochran, Sampling Techniques §6.11), domain.md §2.3, §2.5.
+
+    `findings` holds each stratum's sampled sites, `sizes` each stratum's N_h, the number of sites
+    in its frame. With v̄_h and c̄_h the stratum's mean verified and claimed quantities:
+
+        R_c = Σ N_h·v̄_h / Σ N_h·c̄_h
+
+    so each stratum counts by its share of the population, not by how many of its sites were
+    sampled (pooling all findings into `estimate_ratio` would over-weight a stratum sampled at a
+    higher rate). R_c is exact up to one rounding down to 60 significant digits, as in
+    `estimate_ratio`. Its variance, with W_h = N_h/N, X̄ = Σ W_h·c̄_h and d_i = v_i − R_c·c_i:
+
+        V(R_c) = (1/X̄²)·Σ W_h²·(1 − n_h/N_h)·s²_dh/n_h,   s²_dh = Σ(d_i − d̄_h)²/(n_h − 1)
+
+    This is §2.3's stratified variance applied to the residuals d. Unlike `estimate_ratio`, whose
+    Σ(v_i − R·c_i)²/(n − 1) is taken about zero, s²_dh is taken about the stratum's own mean d̄_h,
+    which is not zero when the strata's ratios differ. With one stratum d̄ = Σv/n − R·Σc/n = 0
+    exactly, so the two agree there up to float noise. The interval is R_c ± z·SE, its lower bound
+    stopping at 0; the result is the `RatioEstimate` of `estimate_ratio` with population = N.
+
+    Platform choices [U]: a stratum sampled whole (n_h = N_h) is known exactly and adds no
+    variance, even with a single site; a stratum with n_h = 1 < N_h has no estimate of its
+    variance and is refused, as is a non-empty stratum with no findings. The separate ratio
+    estimator (Cochran §6.10) is not used: it is biased when the n_h are small.
+    """
+    unknown = sorted(set(findings) - set(sizes))
+    if unknown:
+        raise ValueError(f"no stratum size for the strata {unknown} of the findings")
+    negative = sorted(h for h, size in sizes.items() if size < 0)
+    if negative:
+        raise ValueError(f"strata {negative} have a negative size")
+    for h in sorted(sizes):
+        n_h, size = len(findings.get(h, ())), sizes[h]
+        if n_h > size:
+            raise ValueError(f"stratum {h!r} has {n_h} sampled sites but only {size} in its frame")
+        if n_h == 0 and size > 0:
+            raise ValueError(f"stratum {h!r} has {size} sites but none of them was sampled")
+    n = sum(len(stratum) for stratum in findings.values())
+    if n < 2:
+        raise ValueError("a ratio needs at least two sampled sites to estimate its precision")
+    for h in sorted(findings):
+        if len(findings[h]) == 1 < sizes[h]:
+            raise ValueError(
+                f"stratum {h!r} has one sampled site out of {sizes[h]}, which cannot estimate its "
+                f"variance: sample at least two sites of it, or all of them"
+            )
+    strata = sorted(h for h in findings if findings[h])
+    population = sum(sizes.values())
+
+    # Σ N_h·v̄_h and Σ N_h·c̄_h as exact fractions (a Decimal converts to a Fraction exactly).
+    def weighted(h: str, attribute: str) -> Fraction:
+        total = sum((getattr(f, attribute) for f in findings[h]), Decimal(0))
+        return sizes[h] * Fraction(total) / len(findings[h])
+
+    verified = sum((weighted(h, "verified") for h in strata), Fraction(0))
+    claimed = sum((weighted(h, "reported") for h in strata), Fraction(0))
+    if claimed <= 0:
+        raise ValueError("the sampled sites claimed nothing, so there is no ratio to extrapolate")
+    exact = verified / claimed
+    ratio = _FLOOR.divide(Decimal(exact.numerator), Decimal(exact.denominator))
+
+    r = float(ratio)
+    variance = 0.0
+    for h in strata:
+        n_h, size = len(findings[h]), sizes[h]
+        if n_h == size:
+            continue  # sampled whole: no sampling error, and 1 − n_h/N_h = 0
+        residuals = [float(f.verified) - r * float(f.reported) for f in findings[h]]
+        variance += (size / population) ** 2 * _fpc(n_h, size) * statistics.variance(residuals) / n_h
+    se = math.sqrt(variance) / float(claimed / population)
+    return _ratio_estimate(ratio, se, n, population, reliability)
 
 
 def corrected_total(claimed_total: Decimal, estimate: RatioEstimate) -> Decimal:

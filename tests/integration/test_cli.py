@@ -2,6 +2,7 @@
 
 import sqlalchemy as sa
 
+from poa_manager import demo
 from poa_manager.accounts.models import Membership, User
 
 
@@ -40,7 +41,7 @@ def test_seed_demo_runs_once(runner, db):
     assert "Demo data loaded." in first.output
     assert "already present" in second.output
     demo_users = db.session.scalars(sa.select(User).where(User.email.like("%@demo.example.org")))
-    assert len(list(demo_users)) == 6
+    assert len(list(demo_users)) == len(demo.USERS)  # every role, and a verifier team of three
     roles = {m.role.value for m in db.session.scalars(sa.select(Membership))}
     assert roles >= {"coordinator", "site_operator", "verifier", "registry_administrator", "viewer"}
 

@@ -24,6 +24,7 @@ from poa_manager.monitoring.services.readings import (
 from poa_manager.monitoring.services.reports import (
     DEFAULT_SETTINGS,
     SETTINGS_HELP,
+    WITHDRAWABLE,
     Discrepancy,
     compute_report,
     discard_report,
@@ -40,11 +41,13 @@ from poa_manager.monitoring.services.reports import (
     request_issuance,
     roll_up,
     submit_report,
+    withdraw_request,
 )
 
 __all__ = [
     "DEFAULT_SETTINGS",
     "SETTINGS_HELP",
+    "WITHDRAWABLE",
     "Discrepancy",
     "IngestOutcome",
     "compute_report",
@@ -80,4 +83,5 @@ __all__ = [
     "start_upload",
     "stored_file",
     "submit_report",
+    "withdraw_request",
 ]

@@ -32,6 +32,7 @@ from poa_manager.monitoring.models import (
     Reading,
     ReadingUpload,
     ReportStatus,
+    RequestStatus,
     UploadStatus,
 )
 from poa_manager.monitoring.services.readings import (
@@ -98,7 +99,14 @@ def report_lines(report: MonitoringReport) -> sa.Select[tuple[MonitoringLine]]:
 
 
 def request_for(report: MonitoringReport, *, actor: User) -> IssuanceRequest | None:
-    return db.session.scalar(policies.visible_requests(actor).where(IssuanceRequest.report_id == report.id))
+    return db.session.scalar(
+        policies.visible_requests(actor).where(_standing_request(report)).order_by(IssuanceRequest.id.desc())
+    )
+
+
+def _standing_request(report: MonitoringReport) -> sa.ColumnElement[bool]:
+    """The report's request that is not withdrawn (at most one: uq_issuance_requests_report_standing)."""
+    return sa.and_(IssuanceRequest.report_id == report.id, IssuanceRequest.status != RequestStatus.withdrawn)
 
 
 def get_line(line_id: int, *, actor: User) -> MonitoringLine:
@@ -284,9 +292,11 @@ def reopen_report(report: MonitoringReport, *, actor: User, reason: str) -> Moni
     _require_preparer(actor, report.programme)
     if report.status is not ReportStatus.submitted:
         raise RuleViolation(f"{report.label} is not submitted.", code="report_not_submitted")
-    if db.session.scalar(sa.select(IssuanceRequest.id).where(IssuanceRequest.report_id == report.id)):
+    if db.session.scalar(sa.select(IssuanceRequest.id).where(_standing_request(report))):
         raise RuleViolation(
-            f"Issuance was requested for {report.label}; it stays as submitted.", code="requested"
+            f"Issuance was requested for {report.label}; it stays as submitted "
+            "unless the request is returned and withdrawn.",
+            code="requested",
         )
     reason = (reason or "").strip()
     if not reason:
@@ -768,7 +778,7 @@ def request_issuance(
             f"{programme.hold_reason or 'a site is under review'}.",
             code="issuance_hold",
         )
-    if db.session.scalar(sa.select(IssuanceRequest.id).where(IssuanceRequest.report_id == report.id)):
+    if db.session.scalar(sa.select(IssuanceRequest.id).where(_standing_request(report))):
         raise RuleViolation(f"{report.label} has an issuance request already.", code="already_requested")
     if discrepancies(report):
         raise RuleViolation(
@@ -817,6 +827,38 @@ def request_issuance(
             "credits_requested": request.credits_requested,
             "sites": len({line.site_id for line in report.lines}),
         },
+    )
+    return request
+
+
+# A request may be withdrawn before a verifier takes it on, or after a negative statement.
+WITHDRAWABLE = (RequestStatus.submitted, RequestStatus.returned)
+
+
+def withdraw_request(request: IssuanceRequest, *, actor: User, reason: str) -> IssuanceRequest:
+    """The coordinator withdraws a request, e.g. to correct the report after a negative statement;
+    the withdrawn request and its verification stay as evidence."""
+    _require_preparer(actor, request.programme)
+    if request.status not in WITHDRAWABLE:
+        raise RuleViolation(
+            f"{request.label} is {request.status.label}: "
+            "only a submitted or returned request can be withdrawn.",
+            code="request_not_withdrawable",
+        )
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why the request is withdrawn.", errors={"reason": ["A reason is required."]})
+    before = request.status
+    request.status = RequestStatus.withdrawn
+    request.withdrawn_reason = reason
+    db.session.flush()
+    audit.record(
+        "issuance.withdrawn",
+        actor=actor,
+        entity_type="issuance_request",
+        entity_id=request.id,
+        before={"status": before},
+        data={"reason": reason},
     )
     return request
 

@@ -2,8 +2,11 @@
 
 import math
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from poa_manager.verification import sampling as smp
 from poa_manager.verification.sampling import (
@@ -381,3 +384,238 @@ def test_findings_and_claimed_totals_cannot_be_negative():
         Finding(D(-1), D(0))
     with pytest.raises(ValueError):
         smp.corrected_total(D(-1), smp.estimate_ratio(CLOSE, SMALL_SCALE))
+
+
+# --- Stratified (combined) ratio estimator (domain.md §2.3, §2.5) --------------------------------
+
+# A: 4 of N_A = 20 sites, claimed 100/100/200/200 (c̄ 150), verified 100/90/180/190 (v̄ 140).
+# B: 2 of N_B = 20 sites, claimed 50/150 (c̄ 100), verified 40/120 (v̄ 80).
+STRATUM_A = [Finding(D(c), D(v)) for c, v in [(100, 100), (100, 90), (200, 180), (200, 190)]]
+STRATUM_B = [Finding(D(c), D(v)) for c, v in [(50, 40), (150, 120)]]
+
+
+def _sample_variance(values):
+    mean = sum(values, Fraction(0)) / len(values)
+    return sum(((x - mean) ** 2 for x in values), Fraction(0)) / (len(values) - 1)
+
+
+def test_stratified_ratio_of_a_hand_computed_two_stratum_sample():
+    sizes = {"A": 20, "B": 20}
+    est = smp.estimate_stratified_ratio({"A": STRATUM_A, "B": STRATUM_B}, sizes, SMALL_SCALE)
+    # R_c = Σ N_h·v̄_h / Σ N_h·c̄_h = (20·140 + 20·80) / (20·150 + 20·100) = 4400 / 5000 = 0.88.
+    ratio = Fraction(20 * 140 + 20 * 80, 20 * 150 + 20 * 100)
+    assert ratio == Fraction("0.88")
+    assert est.ratio == D("0.88")
+    assert (est.n, est.population) == (6, 40)
+    # d = v − 0.88·c: A 12, 2, 4, 14 (d̄ 8, s² = (4² + 6² + 4² + 6²)/3 = 104/3);
+    #                 B −4, −12 (d̄ −8, s² = (4² + 4²)/1 = 32).
+    d_a = [Fraction(v) - ratio * c for c, v in [(100, 100), (100, 90), (200, 180), (200, 190)]]
+    d_b = [Fraction(v) - ratio * c for c, v in [(50, 40), (150, 120)]]
+    assert (d_a, d_b) == ([12, 2, 4, 14], [-4, -12])
+    s2_a, s2_b = _sample_variance(d_a), _sample_variance(d_b)
+    assert (s2_a, s2_b) == (Fraction(104, 3), 32)
+    # W = 20/40 = ½ each; X̄ = ½·150 + ½·100 = 125.
+    # V = (¼·(1 − 4/20)·(104/3)/4 + ¼·(1 − 2/20)·32/2) / 125² = (26/15 + 18/5) / 15625 = 16/46875.
+    w = Fraction(1, 2)
+    x_bar = w * 150 + w * 100
+    variance = (w**2 * (1 - Fraction(4, 20)) * s2_a / 4 + w**2 * (1 - Fraction(2, 20)) * s2_b / 2) / x_bar**2
+    assert variance == Fraction(16, 46875)
+    assert est.standard_error == pytest.approx(math.sqrt(variance))  # 0.0184752
+    assert est.half_width == pytest.approx(1.6448536 * 0.0184752, abs=1e-6)  # 0.030389
+    assert est.achieved_precision == pytest.approx(0.030389 / 0.88, abs=1e-5)  # 3.45 %
+    assert (est.lower, est.upper) == (D("0.849610"), D("0.910390"))
+    assert est.meets_target and est.conservative_ratio == D("0.88")
+    assert smp.corrected_total(D(1000), est) == D(880)
+    # Pooling the six sites would give 720/800 = 0.9: A, sampled at 1 in 5, would count twice as
+    # much as B, sampled at 1 in 10.
+    assert smp.estimate_ratio(STRATUM_A + STRATUM_B, SMALL_SCALE).ratio == D("0.9")
+    # Taken about zero instead of about d̄_h, the residuals would give A Σd²/3 = 360/3, not 104/3.
+    assert sum(d * d for d in d_a) / 3 == 120
+
+
+def test_an_empty_stratum_needs_no_findings_and_changes_nothing():
+    findings = {"A": STRATUM_A, "B": STRATUM_B}
+    est = smp.estimate_stratified_ratio(findings, {"A": 20, "B": 20}, SMALL_SCALE)
+    assert smp.estimate_stratified_ratio(findings, {"A": 20, "B": 20, "E": 0}, SMALL_SCALE) == est
+    assert (
+        smp.estimate_stratified_ratio({**findings, "E": []}, {"A": 20, "B": 20, "E": 0}, SMALL_SCALE) == est
+    )
+
+
+def test_one_stratum_gives_the_simple_ratio_estimate():
+    # d̄ = Σv/n − R·Σc/n = 0 when R = Σv/Σc, so s²_d about d̄ is Σd²/(n−1) as in estimate_ratio:
+    # residuals −1, −2, 6, 0, −3 → 50/4; V = (1 − 5/10)·(50/4)/5 / 200² = 3.125e-5.
+    est = smp.estimate_stratified_ratio({"A": CLOSE}, {"A": 10}, SMALL_SCALE)
+    assert est.ratio == D("0.96")
+    assert (est.n, est.population) == (5, 10)
+    assert est.standard_error == pytest.approx(math.sqrt((1 - 5 / 10) * (50 / 4) / 5 / 200**2))
+    simple = smp.estimate_ratio(CLOSE, SMALL_SCALE, population=10)
+    assert est.ratio == simple.ratio
+    assert est.standard_error == pytest.approx(simple.standard_error)
+    assert (est.lower, est.upper) == (simple.lower, simple.upper) == (D("0.950804"), D("0.969196"))
+    # A ratio that does not terminate, 7/18 = 0.3888…, is rounded down the same way by both.
+    ninths = [Finding(D(c), D(v)) for c, v in [(3, 1), (6, 2), (9, 4)]]
+    one = smp.estimate_stratified_ratio({"A": ninths}, {"A": 50}, SMALL_SCALE)
+    simple = smp.estimate_ratio(ninths, SMALL_SCALE, population=50)
+    assert one.ratio == simple.ratio == D("0." + "3" + "8" * 59)
+    assert one.standard_error == pytest.approx(simple.standard_error)
+
+
+def test_a_stratum_sampled_whole_adds_no_variance_even_with_one_site():
+    # A: its one site checked, 96 of 100. B: CLOSE, 5 of 10 (ratio 0.96, s²_d = 50/4).
+    # R_c = (1·96 + 10·192) / (1·100 + 10·200) = 2016/2100 = 0.96; W_B = 10/11, X̄ = 2100/11.
+    # V = (10/11)²·(1 − 5/10)·(50/4)/5 / (2100/11)² = 125/4410000: A contributes nothing.
+    est = smp.estimate_stratified_ratio(
+        {"A": [Finding(D(100), D(96))], "B": CLOSE}, {"A": 1, "B": 10}, SMALL_SCALE
+    )
+    assert est.ratio == D("0.96")
+    assert (est.n, est.population) == (6, 11)
+    variance = Fraction(10, 11) ** 2 * Fraction(1, 2) * Fraction(50, 4) / 5 / Fraction(2100, 11) ** 2
+    assert variance == Fraction(125, 4410000)
+    assert est.standard_error == pytest.approx(math.sqrt(variance))  # 0.0053240
+    # Every stratum sampled whole: the ratio is known exactly.
+    whole = smp.estimate_stratified_ratio(
+        {"A": [Finding(D(100), D(90))], "B": [Finding(D(100), D(50)), Finding(D(300), D(300))]},
+        {"A": 1, "B": 2},
+        SMALL_SCALE,
+    )
+    assert whole.ratio == D("0.88")  # (90 + 2·175) / (100 + 2·200) = 440/500
+    assert whole.standard_error == 0 and whole.meets_target
+    assert (whole.lower, whole.upper) == (D("0.88"), D("0.88"))
+
+
+def test_a_stratified_ratio_that_misses_the_target_stops_at_zero():
+    # R_c = (30·100/3 + 2·50) / (30·100 + 2·50) = 1100/3100 = 11/31, rounded down at 60 digits.
+    findings = {
+        "A": [Finding(D(100), D(0)), Finding(D(100), D(0)), Finding(D(100), D(100))],
+        "B": [Finding(D(50), D(50)), Finding(D(50), D(50))],
+    }
+    est = smp.estimate_stratified_ratio(findings, {"A": 30, "B": 2}, SMALL_SCALE)
+    assert est.ratio == D("0." + "354838709677419" * 4)  # 11/31 = 0.(354838709677419)
+    assert Fraction(est.ratio) < Fraction(11, 31)
+    assert not est.meets_target
+    assert est.lower == 0 and est.conservative_ratio == 0
+
+
+@pytest.mark.parametrize(
+    ("findings", "sizes", "message"),
+    [
+        ({"A": CLOSE, "X": CLOSE}, {"A": 10}, r"no stratum size for the strata \['X'\]"),
+        ({"A": CLOSE}, {"A": 4}, "stratum 'A' has 5 sampled sites but only 4"),
+        ({"A": CLOSE}, {"A": 10, "B": 3}, "stratum 'B' has 3 sites but none of them was sampled"),
+        ({"A": CLOSE, "B": []}, {"A": 10, "B": 3}, "stratum 'B' has 3 sites but none"),
+        ({"A": CLOSE, "B": CLOSE[:1]}, {"A": 10, "B": 0}, "stratum 'B' has 1 sampled sites but only 0"),
+        ({"A": CLOSE}, {"A": 10, "B": -1}, "negative size"),
+        ({"A": CLOSE[:1]}, {"A": 1}, "at least two sampled sites"),
+        ({"A": CLOSE, "B": CLOSE[:1]}, {"A": 10, "B": 7}, "stratum 'B' has one sampled site out of 7"),
+        (
+            {"A": [Finding(D(0), D(1)), Finding(D(0), D(2))]},
+            {"A": 10},
+            "claimed nothing",
+        ),
+    ],
+)
+def test_stratified_ratio_rejects_what_it_cannot_estimate(findings, sizes, message):
+    with pytest.raises(ValueError, match=message):
+        smp.estimate_stratified_ratio(findings, sizes, SMALL_SCALE)
+
+
+# --- Properties of allocation and draws (hypothesis) ---------------------------------------------
+
+STRATUM_KEYS = st.text(alphabet="ABCDEFGH", min_size=1, max_size=2)
+STRATA = st.dictionaries(
+    STRATUM_KEYS,
+    st.builds(
+        Stratum,
+        size=st.integers(0, 60),
+        sd=st.one_of(st.just(0.0), st.floats(0, 100, allow_nan=False, allow_infinity=False)),
+    ),
+    min_size=1,
+    max_size=6,
+)
+METHODS = st.sampled_from(["proportional", "neyman"])
+
+
+def _capacity(strata, method):
+    """The largest sample `allocate` can place: every item, but under Neyman one per S_h = 0 stratum."""
+    if method == "proportional":
+        return sum(s.size for s in strata.values())
+    return sum(s.size if s.sd else min(s.size, 1) for s in strata.values())
+
+
+def _weight(stratum, method):
+    return Fraction(stratum.size) * (1 if method == "proportional" else Fraction(stratum.sd))
+
+
+@st.composite
+def plans(draw):
+    """Strata, a method and a sample size that `allocate` can place."""
+    strata, method = draw(STRATA), draw(METHODS)
+    non_empty = sum(1 for s in strata.values() if s.size)
+    return strata, method, draw(st.integers(non_empty, _capacity(strata, method)))
+
+
+def _frames(strata):
+    # Sorted ids, distinct across strata, so that any repeat in the sample would show.
+    return {h: [f"{h}:{i:02d}" for i in range(s.size)] for h, s in strata.items()}
+
+
+@settings(max_examples=200, deadline=None)
+@given(strata=STRATA, method=METHODS, data=st.data())
+def test_allocation_keeps_its_contract(strata, method, data):
+    total = sum(s.size for s in strata.values())
+    n = data.draw(st.integers(0, total), label="n")
+    non_empty = sum(1 for s in strata.values() if s.size)
+    if n < non_empty:
+        with pytest.raises(ValueError, match="at least one item"):
+            smp.allocate(n, strata, method)
+        return
+    if n > _capacity(strata, method):
+        with pytest.raises(ValueError, match="cannot absorb"):
+            smp.allocate(n, strata, method)
+        return
+    allocation = smp.allocate(n, strata, method)
+    assert list(allocation) == list(strata)
+    assert sum(allocation.values()) == n
+    for h, s in strata.items():
+        # Every non-empty stratum gets at least one and at most its size; an empty one none.
+        assert min(s.size, 1) <= allocation[h] <= s.size
+        if method == "neyman" and s.size and not s.sd:
+            assert allocation[h] == 1  # no variation: one item shows it
+    # A stratum that weighs at least as much and is at least as large gets at least as many, but
+    # for one unit when the two shares tie and the other's key sorts first.
+    for h, s in strata.items():
+        for k, t in strata.items():
+            if _weight(s, method) >= _weight(t, method) and s.size >= t.size:
+                assert allocation[h] >= allocation[k] - (1 if k < h else 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(plan=plans(), seed=st.integers(0, 2**64 - 1), data=st.data())
+def test_stratified_draws_follow_the_allocation_repeat_and_extend(plan, seed, data):
+    strata, method, n = plan
+    frames = _frames(strata)
+    allocation = smp.allocate(n, strata, method)
+    drawn = smp.draw_stratified(frames, allocation, seed=seed)
+    assert list(drawn) == list(allocation)
+    for h, items in drawn.items():
+        # Each stratum gets exactly its allocation, distinct ids, all from its own frame.
+        assert len(items) == allocation[h] == len(set(items))
+        assert set(items) <= set(frames[h])
+    everything = [item for items in drawn.values() for item in items]
+    assert len(everything) == len(set(everything)) == n  # no site drawn twice in the sample
+    assert smp.draw_stratified(frames, allocation, seed=seed) == drawn  # the seed repeats it
+
+    extra = data.draw(
+        st.fixed_dictionaries({h: st.integers(0, strata[h].size - allocation[h]) for h in strata}),
+        label="extra",
+    )
+    more = smp.draw_stratified(frames, extra, seed=seed, already=allocation)
+    grown = {h: allocation[h] + extra[h] for h in strata}
+    extended = smp.draw_stratified(frames, grown, seed=seed)
+    for h in strata:
+        # The extension follows on from the first draw: a superset with the first draw as prefix.
+        assert extended[h][: allocation[h]] == drawn[h]
+        assert drawn[h] + more[h] == extended[h]
+        assert len(set(extended[h])) == grown[h] and set(extended[h]) <= set(frames[h])
+        assert not set(drawn[h]) & set(more[h])
