@@ -1,0 +1,96 @@
+"""Use cases of verification, split by step; import them from here.
+
+The rules: domain.md §1.8 (the DOE samples CPAs by the registered method, checks every CPA's
+physical features and corrects errors across the whole request), §2 (sample sizes, strata, seeded
+reproducible draws, the conservative bound) and §6.1 (impartiality). The maths is in `sampling`.
+"""
+
+from poa_manager.verification.services.assignment import (
+    IMPARTIALITY_RULES,
+    assign_verifier,
+    cancel_verification,
+    configure_impartiality,
+    get_verification,
+    impartiality_rule,
+    list_verifications,
+    members_of,
+    prior_work,
+    set_team,
+    verification_of,
+    verifier_organisations,
+)
+from poa_manager.verification.services.findings import (
+    Results,
+    compute_results,
+    decide_population_problem,
+    record_finding,
+    suggested_extension,
+)
+from poa_manager.verification.services.plans import (
+    CAPACITY_CLASSES_KW,
+    MIN_PER_STRATUM,
+    NOT_STRATIFIED,
+    STRATIFY_FIELDS,
+    PlanInput,
+    PlanPreview,
+    StratumPlan,
+    capacity_class,
+    draw,
+    extend_sample,
+    frame_by_stratum,
+    frame_csv,
+    frame_entries,
+    get_entry,
+    plan_of,
+    preview_plan,
+    reproduces,
+    stratify_options,
+)
+from poa_manager.verification.services.statements import (
+    approve_statement,
+    draft_statement,
+    four_eyes_problem,
+    return_draft,
+)
+
+__all__ = [
+    "CAPACITY_CLASSES_KW",
+    "IMPARTIALITY_RULES",
+    "MIN_PER_STRATUM",
+    "NOT_STRATIFIED",
+    "PlanInput",
+    "PlanPreview",
+    "Results",
+    "STRATIFY_FIELDS",
+    "StratumPlan",
+    "approve_statement",
+    "assign_verifier",
+    "cancel_verification",
+    "capacity_class",
+    "compute_results",
+    "configure_impartiality",
+    "decide_population_problem",
+    "draft_statement",
+    "draw",
+    "extend_sample",
+    "four_eyes_problem",
+    "frame_csv",
+    "frame_by_stratum",
+    "frame_entries",
+    "get_entry",
+    "get_verification",
+    "impartiality_rule",
+    "list_verifications",
+    "members_of",
+    "plan_of",
+    "preview_plan",
+    "prior_work",
+    "record_finding",
+    "reproduces",
+    "return_draft",
+    "set_team",
+    "stratify_options",
+    "suggested_extension",
+    "verification_of",
+    "verifier_organisations",
+]
