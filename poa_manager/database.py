@@ -144,6 +144,16 @@ def begin_writing() -> None:
     db.session.connection(execution_options={"sqlite_begin_immediate": True})
 
 
+def lock(instance) -> None:
+    """Re-read `instance` with its row locked until the transaction ends (SELECT … FOR UPDATE).
+
+    Two requests changing the same object then queue, and the second sees what the first committed
+    instead of acting on a stale read. SQLite has no row locks and SQLAlchemy leaves FOR UPDATE out
+    there; its writers queue on the database lock, and constraints are the backstop.
+    """
+    db.session.refresh(instance, with_for_update=True)
+
+
 def count_rows(query: sa.Select) -> int:
     """How many rows a (possibly ordered) select returns, without loading them."""
     return db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from poa_manager.accounts.models import User
 from poa_manager.audit import services as audit
-from poa_manager.database import db, one_or_not_found, utcnow
+from poa_manager.database import db, lock, one_or_not_found, utcnow
 from poa_manager.errors import InvalidInput, NotAllowed, RuleViolation
 from poa_manager.methodologies import UnknownMethodology, get_methodology
 from poa_manager.methodologies.base import exact
@@ -839,6 +839,7 @@ def withdraw_request(request: IssuanceRequest, *, actor: User, reason: str) -> I
     """The coordinator withdraws a request, e.g. to correct the report after a negative statement;
     the withdrawn request and its verification stay as evidence."""
     _require_preparer(actor, request.programme)
+    lock(request)  # never withdrawn while a verifier is being assigned
     if request.status not in WITHDRAWABLE:
         raise RuleViolation(
             f"{request.label} is {request.status.label}: "

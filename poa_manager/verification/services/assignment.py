@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from poa_manager.accounts.models import Membership, Organisation, User
 from poa_manager.accounts.roles import OrganisationKind, Role
 from poa_manager.audit import services as audit
-from poa_manager.database import db, one_or_not_found, utcnow
+from poa_manager.database import db, lock, one_or_not_found, utcnow
 from poa_manager.errors import InvalidInput, NotAllowed, RuleViolation
 from poa_manager.monitoring.models import IssuanceRequest, RequestStatus
 from poa_manager.programmes.models import Programme, ProgrammeVersion
@@ -127,6 +127,7 @@ def assign_verifier(
     programme = request.programme
     if not policies.can_assign(actor, programme):
         raise NotAllowed("Only the programme's coordinator or registry administrator assigns verifiers.")
+    lock(request)  # two assigners at once: the second sees the request under verification
     if request.status is not RequestStatus.submitted:
         raise RuleViolation(
             f"{request.label} is {request.status.label}: only a submitted request can be assigned.",
@@ -189,6 +190,7 @@ def set_team(
     lead_user_id: int | None = None,
 ) -> Verification:
     """Change who does the work, re-checking impartiality for the new people."""
+    lock(verification)
     if not policies.can_set_team(actor, verification):
         raise NotAllowed("Only the verifier organisation or the assigner can staff an open verification.")
     before = sorted(m.user.email for m in verification.team)
@@ -253,6 +255,7 @@ def _grant_programme_access(user: User, programme_id: int, *, actor: User) -> No
 
 def cancel_verification(verification: Verification, *, actor: User, reason: str) -> Verification:
     """Withdraw the assignment; the request goes back to waiting for a verifier."""
+    lock(verification)
     if not policies.can_cancel(actor, verification):
         raise NotAllowed("Only the assigner can cancel an open verification.")
     reason = (reason or "").strip()

@@ -10,7 +10,7 @@ from typing import Any
 
 from poa_manager.accounts.models import User
 from poa_manager.audit import services as audit
-from poa_manager.database import db, utcnow
+from poa_manager.database import db, lock, utcnow
 from poa_manager.errors import InvalidInput, NotAllowed, RuleViolation
 from poa_manager.methodologies.base import exact
 from poa_manager.monitoring import emission_reductions
@@ -38,6 +38,7 @@ def record_finding(
     now: datetime | None = None,
 ) -> FrameEntry:
     """The verifier's finding for one sampled site: the verified quantity and the evidence for it."""
+    lock(verification)  # a finding never lands on a statement drafted meanwhile
     if not policies.can_work_on(actor, verification):
         raise NotAllowed("Only the verification team can record findings of an open verification.")
     entry = get_entry(verification, site_id)
@@ -95,6 +96,7 @@ def decide_population_problem(
     verification: Verification, *, actor: User, site_id: int, decision: PopulationDecision, note: str
 ) -> FrameEntry:
     """Accept (with the explanation) or exclude a site whose whole-population check found a problem."""
+    lock(verification)
     if not policies.can_work_on(actor, verification):
         raise NotAllowed("Only the verification team can decide on whole-population checks.")
     entry = get_entry(verification, site_id)

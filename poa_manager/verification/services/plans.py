@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from poa_manager.accounts.models import User
 from poa_manager.audit import services as audit
-from poa_manager.database import db, one_or_not_found, utcnow
+from poa_manager.database import db, lock, one_or_not_found, utcnow
 from poa_manager.errors import InvalidInput, NotAllowed, RuleViolation
 from poa_manager.monitoring.models import IssuanceRequest, IssuanceRequestLine, MonitoringLine
 from poa_manager.monitoring.services.reports import exact_sum
@@ -339,6 +339,7 @@ def draw(
     A redraw replaces the frame and the sample, and is refused once any finding exists
     (domain.md §2.5: the seed and the frozen frame make the draw reproducible, not repeatable at will).
     """
+    lock(verification)
     if not policies.can_work_on(actor, verification):
         raise NotAllowed("Only the verification team can draw the sample of an open verification.")
     if _findings_exist(verification):
@@ -438,6 +439,7 @@ def extend_sample(verification: Verification, *, actor: User, additional: int) -
     The new total is allocated like the first draw; each stratum continues its own permutation, so
     earlier draws stay where they are and no site is drawn twice.
     """
+    lock(verification)
     if not policies.can_work_on(actor, verification) or verification.seed is None:
         raise NotAllowed("Only the team can extend a drawn sample of an open verification.")
     by_stratum = frame_by_stratum(verification)

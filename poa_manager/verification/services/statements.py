@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from poa_manager.accounts.models import User
 from poa_manager.audit import services as audit
-from poa_manager.database import db, utcnow
+from poa_manager.database import db, lock, utcnow
 from poa_manager.errors import InvalidInput, NotAllowed, RuleViolation
 from poa_manager.monitoring.models import RequestStatus
 from poa_manager.verification import impartiality, policies
@@ -28,6 +28,7 @@ def draft_statement(
     verification: Verification, *, actor: User, opinion: Opinion, summary: str, now: datetime | None = None
 ) -> Verification:
     """The team's verification statement: opinion, verified quantity, findings and sampling figures."""
+    lock(verification)
     if not policies.can_work_on(actor, verification):
         raise NotAllowed("Only the verification team drafts the statement of an open verification.")
     results = compute_results(verification)
@@ -82,6 +83,7 @@ def approve_statement(
     verification: Verification, *, actor: User, now: datetime | None = None
 ) -> Verification:
     """Issue the statement. A positive one sends the request to the registry, a negative one back."""
+    lock(verification)  # approve and send back at once: one of them finds it no longer drafted
     if not policies.can_review_statement(actor, verification):
         raise NotAllowed("Only the verifier organisation approves a drafted statement.")
     problem = four_eyes_problem(actor, verification)
@@ -125,6 +127,7 @@ def approve_statement(
 
 def return_draft(verification: Verification, *, actor: User, reason: str) -> Verification:
     """The reviewer sends the draft back to the team; findings stay, the statement is cleared."""
+    lock(verification)
     if not policies.can_review_statement(actor, verification):
         raise NotAllowed("Only the verifier organisation reviews a drafted statement.")
     reason = (reason or "").strip()

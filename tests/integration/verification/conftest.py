@@ -46,60 +46,67 @@ def verifiers(world, registered) -> Verifiers:  # noqa: F811
     )
 
 
+def submitted_request(
+    programme, coordinator, claims: list[Decimal], *, facts: list[dict] | None = None
+) -> IssuanceRequest:
+    """An issuance request over new sites claiming `claims` (tCO2e), with `facts[i]` per site."""
+    number = 1 + len(
+        _db.session.scalars(
+            _db.select(MonitoringReport.id).where(MonitoringReport.programme_id == programme.id)
+        ).all()
+    )
+    report = MonitoringReport(
+        programme=programme,
+        number=number,
+        period_start=PERIOD[0],
+        period_end=PERIOD[1],
+        status=ReportStatus.submitted,
+        submitted_at=utcnow(),
+        submitted_by_id=coordinator.id,
+    )
+    defaults = {
+        "status": SiteStatus.crediting,
+        "technology": "solar_pv",
+        "capacity_kw": Decimal(500),
+        "documents": ["cpa_dd", "grid_connection_certificate"],
+        "crediting_start": PERIOD[0],
+    }
+    first = sum(1 for site in programme.sites if site.reference.startswith("CPA-"))  # CPA-0001 on
+    sites = [
+        Site(
+            programme=programme,
+            reference=f"CPA-{first + i + 1:04d}",
+            name=f"Rooftop {first + i + 1}",
+            **{**defaults, **(facts[i] if facts else {})},
+        )
+        for i in range(len(claims))
+    ]
+    _db.session.add_all(sites)
+    _db.session.flush()
+    report.lines = [
+        MonitoringLine(
+            site_id=site.id,
+            site_reference=site.reference,
+            window_start=PERIOD[0],
+            window_end=PERIOD[1],
+            vintage=2025,
+            window_from=0,
+            window_until=1,
+            emission_reductions_tco2e=claim,
+        )
+        for site, claim in zip(sites, claims, strict=True)
+    ]
+    report.total_tco2e = sum(claims, Decimal(0))
+    _db.session.add(report)
+    _db.session.flush()
+    return monitoring_services.request_issuance(report, actor=coordinator)
+
+
 @pytest.fixture
 def make_request(registered, world):  # noqa: F811
-    """An issuance request over sites claiming `claims` (tCO2e), with `facts[i]` per site."""
+    """Requests on the world's registered programme (see `submitted_request`)."""
 
-    def make(claims: list[Decimal], *, facts: list[dict] | None = None, programme=None) -> IssuanceRequest:
-        programme = programme or registered
-        report = MonitoringReport(
-            programme=programme,
-            number=1
-            + len(
-                _db.session.scalars(
-                    _db.select(MonitoringReport.id).where(MonitoringReport.programme_id == programme.id)
-                ).all()
-            ),
-            period_start=PERIOD[0],
-            period_end=PERIOD[1],
-            status=ReportStatus.submitted,
-            submitted_at=utcnow(),
-            submitted_by_id=world.coordinator.id,
-        )
-        defaults = {
-            "status": SiteStatus.crediting,
-            "technology": "solar_pv",
-            "capacity_kw": Decimal(500),
-            "documents": ["cpa_dd", "grid_connection_certificate"],
-            "crediting_start": PERIOD[0],
-        }
-        sites = [
-            Site(
-                programme=programme,
-                reference=f"CPA-{i + 1:04d}",
-                name=f"Rooftop {i + 1}",
-                **{**defaults, **(facts[i] if facts else {})},
-            )
-            for i in range(len(claims))
-        ]
-        _db.session.add_all(sites)
-        _db.session.flush()
-        report.lines = [
-            MonitoringLine(
-                site_id=site.id,
-                site_reference=site.reference,
-                window_start=PERIOD[0],
-                window_end=PERIOD[1],
-                vintage=2025,
-                window_from=0,
-                window_until=1,
-                emission_reductions_tco2e=claim,
-            )
-            for site, claim in zip(sites, claims, strict=True)
-        ]
-        report.total_tco2e = sum(claims, Decimal(0))
-        _db.session.add(report)
-        _db.session.flush()
-        return monitoring_services.request_issuance(report, actor=world.coordinator)
+    def make(claims: list[Decimal], *, facts: list[dict] | None = None) -> IssuanceRequest:
+        return submitted_request(registered, world.coordinator, claims, facts=facts)
 
     return make

@@ -369,6 +369,8 @@ def test_the_acceptance_journey_1000_sites_stratified_90_10_three_errors(world, 
         )
     results = services.compute_results(verification)
     assert results.errors == 3 and results.ready
+    met = "yes" if results.estimate.meets_target else "no"
+    print(f"T12: Sample meets 90/10: {met}; achieved precision {results.estimate.achieved_precision:.2%}")
 
     # Hand: combined ratio R = Σ N_h·v̄_h / Σ N_h·c̄_h over the strata (Cochran §6.11), exactly.
     sizes = {"solar_pv": 600, "wind": 300, "biomass": 100}
