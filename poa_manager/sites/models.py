@@ -123,6 +123,8 @@ class Site(Timestamped, db.Model):
     support_rate: Mapped[Decimal | None] = mapped_column(Numeric(5, 4))
     review_reason: Mapped[str | None] = mapped_column(String(1000))
     credits_to_replace: Mapped[int | None]  # recorded at exclusion (domain.md §1.9)
+    # The end of the latest monitoring period verified with a positive statement (set by verification).
+    last_verified_on: Mapped[date | None]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     programme: Mapped[Programme] = relationship(back_populates="sites")

@@ -266,19 +266,18 @@ def _needs_confirmation(programme: Programme, version: ProgrammeVersion, site: S
     if route is rules.InclusionRoute.verifier_confirms:
         return True
     # Gold Standard: once a VPA of the same technology passed verification, the CME includes
-    # directly (domain.md §6.1). Until verification results exist on the platform, a verifier's
-    # confirmed inclusion of that technology stands in for it.
-    confirmed = (
+    # directly (domain.md §6.1 [C]); a positive verification statement sets last_verified_on.
+    verified = (
         sa.select(Site.id)
         .where(
             Site.programme_id == programme.id,
             Site.technology == site.technology,
-            Site.inclusion_confirmed_by_id.is_not(None),
+            Site.last_verified_on.is_not(None),
             Site.status.in_(LIVE_STATUSES),
         )
         .limit(1)
     )
-    return db.session.scalar(confirmed) is None
+    return db.session.scalar(verified) is None
 
 
 def _included_per_technology(programme_id: int) -> Counter:

@@ -3,6 +3,7 @@ request moved on to the registry or back to the coordinator."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
 
@@ -12,11 +13,13 @@ from poa_manager.accounts.models import User
 from poa_manager.audit import services as audit
 from poa_manager.database import db, lock, utcnow
 from poa_manager.errors import InvalidInput, NotAllowed, RuleViolation
-from poa_manager.monitoring.models import RequestStatus
+from poa_manager.monitoring.models import IssuanceRequestLine, RequestStatus
+from poa_manager.sites.models import Site
 from poa_manager.verification import impartiality, policies
 from poa_manager.verification.models import (
     FrameEntry,
     Opinion,
+    PopulationDecision,
     Verification,
     VerificationStatus,
 )
@@ -108,6 +111,8 @@ def approve_statement(
     request.status = (
         RequestStatus.verified if verification.opinion is Opinion.positive else RequestStatus.returned
     )
+    if verification.opinion is Opinion.positive:
+        _mark_sites_verified(verification)
     db.session.flush()
     audit.record(
         "verification.statement_issued",
@@ -123,6 +128,45 @@ def approve_statement(
         },
     )
     return verification
+
+
+def _mark_sites_verified(verification: Verification) -> None:
+    """Record on each site that passed (every frame site not excluded) the end of its verified period.
+
+    The Gold Standard inclusion route reads it: once a VPA of a technology passed verification, the
+    CME includes that technology directly (domain.md §6.1).
+    """
+    ends = db.session.execute(
+        sa.select(IssuanceRequestLine.site_id, sa.func.max(IssuanceRequestLine.period_end))
+        .join(
+            FrameEntry,
+            sa.and_(
+                FrameEntry.verification_id == verification.id,
+                FrameEntry.site_id == IssuanceRequestLine.site_id,
+            ),
+        )
+        .where(
+            IssuanceRequestLine.request_id == verification.request_id,
+            sa.or_(
+                FrameEntry.population_decision.is_(None),
+                FrameEntry.population_decision != PopulationDecision.excluded,
+            ),
+        )
+        .group_by(IssuanceRequestLine.site_id)
+    ).all()
+    by_end: dict = defaultdict(list)
+    for site_id, end in ends:
+        by_end[end].append(site_id)
+    for end, site_ids in by_end.items():
+        db.session.execute(
+            sa.update(Site)
+            .where(
+                Site.id.in_(site_ids),
+                sa.or_(Site.last_verified_on.is_(None), Site.last_verified_on < end),
+            )
+            .values(last_verified_on=end),
+            execution_options={"synchronize_session": False},
+        )
 
 
 def return_draft(verification: Verification, *, actor: User, reason: str) -> Verification:

@@ -146,15 +146,19 @@ def test_verifier_confirms_inclusion_when_the_programme_requires_it(world, regis
     assert site.status is SiteStatus.included and site.inclusion_confirmed_by_id == world.verifier.id
 
 
-def test_gold_standard_route_includes_directly_after_a_confirmed_site_of_the_same_technology(
+def test_gold_standard_route_includes_directly_after_a_verified_site_of_the_same_technology(
     world, registered, make_site
 ):
     _route(registered, InclusionRoute.verifier_until_first_verified)
-    first, second = make_site(registered, 12), make_site(registered, 13)
-    _check(first, world), _check(second, world)
+    first, second, third = make_site(registered, 12), make_site(registered, 13), make_site(registered, 17)
+    _check(first, world), _check(second, world), _check(third, world)
     services.include_sites(registered, actor=world.coordinator, site_ids=[first.id], included_on=TODAY)
     assert first.status is SiteStatus.awaiting_confirmation
     services.confirm_inclusion(first, actor=world.verifier, included_on=TODAY)
+    # A confirmed inclusion is not yet a passed verification.
+    services.include_sites(registered, actor=world.coordinator, site_ids=[third.id], included_on=TODAY)
+    assert third.status is SiteStatus.awaiting_confirmation
+    first.last_verified_on = TODAY  # as a positive verification statement does (verification tests)
     services.include_sites(registered, actor=world.coordinator, site_ids=[second.id], included_on=TODAY)
     assert second.status is SiteStatus.included
     assert (second.replication_order, second.support_rate) == (2, Decimal("0.40"))

@@ -500,3 +500,28 @@ def test_a_one_person_organisation_approves_its_own_statement(world, make_reques
     services.draft_statement(verification, actor=solo, opinion=Opinion.positive, summary="Fine.")
     services.approve_statement(verification, actor=solo)
     assert verification.results["single_person_organisation"] is True
+
+
+def test_a_positive_statement_marks_its_sites_verified_for_the_gold_standard_route(
+    world, verifiers, make_request
+):
+    facts = [{}] * 29 + [{"documents": []}]
+    request = make_request(claims_of(30), facts=facts)
+    verification = assign(request, world, verifiers)
+    seed = next(s for s in range(100) if "CPA-0030" not in _draw_refs(verification, verifiers, PLAN_90_10, s))
+    services.draw(verification, actor=verifiers.auditor, plan=PLAN_90_10, seed=seed)
+    conform_all(verification, verifiers.auditor)
+    excluded = next(e for e in db.session.scalars(services.frame_entries(verification)) if e.problems)
+    services.decide_population_problem(
+        verification,
+        actor=verifiers.auditor,
+        site_id=excluded.site_id,
+        decision=PopulationDecision.excluded,
+        note="No CPA-DD.",
+    )
+    services.draft_statement(verification, actor=verifiers.auditor, opinion=Opinion.positive, summary="Ok.")
+    services.approve_statement(verification, actor=verifiers.reviewer)
+    db.session.expire_all()
+    sites = {line.site_reference: line.site for line in request.lines}
+    assert sites["CPA-0001"].last_verified_on == date(2025, 6, 30)  # the period verified
+    assert sites["CPA-0030"].last_verified_on is None  # excluded: it did not pass
