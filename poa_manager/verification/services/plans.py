@@ -186,7 +186,8 @@ def capacity_class(capacity_kw: Decimal | None) -> str:
     return f"≥ {start} kW"
 
 
-def _stratum_of(site: Site, stratify_by: str | None) -> str:
+def _stratum_of(site, stratify_by: str | None) -> str:
+    """The site's stratum key; `site` is a Site or a row of its columns."""
     if not stratify_by:
         return NOT_STRATIFIED
     if stratify_by == "capacity_class":
@@ -213,23 +214,43 @@ class _FrameSite:
 
 def _build_frame(verification: Verification, stratify_by: str | None) -> list[_FrameSite]:
     """Every site of the request, with its claimed total and whole-population check problems."""
+    # Columns, not entities: a frame can hold 100,000 sites (bench/bench_verification.py).
     rows = db.session.execute(
-        sa.select(IssuanceRequestLine, MonitoringLine)
+        sa.select(
+            IssuanceRequestLine.site_id,
+            IssuanceRequestLine.claimed_tco2e,
+            MonitoringLine.window_start,
+            MonitoringLine.window_end,
+            MonitoringLine.flags,
+            MonitoringLine.problem,
+        )
         .join(MonitoringLine, MonitoringLine.id == IssuanceRequestLine.monitoring_line_id)
         .where(IssuanceRequestLine.request_id == verification.request_id)
-    ).all()
+    )
     claimed: dict[int, list[Decimal]] = defaultdict(list)
     problems: dict[int, list[str]] = defaultdict(list)
-    for request_line, line in rows:
-        claimed[request_line.site_id].append(request_line.claimed_tco2e)
-        window = f"{line.window_start.isoformat()}–{line.window_end.isoformat()}"
-        if "calibration_lapsed" in (line.flags or []):
-            problems[request_line.site_id].append(
-                f"Calibration lapsed in {window}; readings were discounted."
-            )
-        if line.problem:
-            problems[request_line.site_id].append(f"{window}: {line.problem}")
-    sites = {s.id: s for s in db.session.scalars(sa.select(Site).where(Site.id.in_(list(claimed))))}
+    for site_id, claim, window_start, window_end, flags, problem in rows:
+        claimed[site_id].append(claim)
+        window = f"{window_start.isoformat()}–{window_end.isoformat()}"
+        if "calibration_lapsed" in (flags or []):
+            problems[site_id].append(f"Calibration lapsed in {window}; readings were discounted.")
+        if problem:
+            problems[site_id].append(f"{window}: {problem}")
+    site_columns = (
+        Site.id,
+        Site.reference,
+        Site.documents,
+        Site.technology,
+        Site.area_code,
+        Site.capacity_kw,
+        Site.attributes,
+    )
+    sites = {
+        row.id: row
+        for row in db.session.execute(
+            sa.select(*site_columns).where(Site.id.in_(_request_site_ids(verification.request)))
+        )
+    }
     required = _required_documents(verification.programme)
     frame = []
     for site_id, amounts in claimed.items():
@@ -359,18 +380,22 @@ def draw(
     order = {ref: i for refs in drawn.values() for i, ref in enumerate(refs)}
 
     db.session.execute(sa.delete(FrameEntry).where(FrameEntry.verification_id == verification.id))
-    db.session.add_all(
-        FrameEntry(
-            verification_id=verification.id,
-            site_id=site.site_id,
-            site_reference=site.reference,
-            stratum=site.stratum,
-            claimed_tco2e=site.claimed,
-            draw_round=1 if site.reference in order else None,
-            draw_order=order.get(site.reference),
-            problems=site.problems,
-        )
-        for site in frame
+    # One bulk INSERT (executemany), not an object per site: the ORM trap of performance.md.
+    db.session.execute(
+        sa.insert(FrameEntry),
+        [
+            {
+                "verification_id": verification.id,
+                "site_id": site.site_id,
+                "site_reference": site.reference,
+                "stratum": site.stratum,
+                "claimed_tco2e": site.claimed,
+                "draw_round": 1 if site.reference in order else None,
+                "draw_order": order.get(site.reference),
+                "problems": site.problems,
+            }
+            for site in frame
+        ],
     )
     _store_plan(verification, plan)
     verification.sample_size = preview.sample_size.n
