@@ -1,12 +1,14 @@
 """JSON endpoints for verification: assignment, sampling plan and draw, findings, results, statement."""
 
-from flask import g
+from flask import Response, g
 
 from poa_manager.api import api_blueprint, perform
 from poa_manager.api.pagination import page_of
 from poa_manager.database import db
 from poa_manager.monitoring import services as monitoring_services
 from poa_manager.verification import exports, schemas, services
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 blp = api_blueprint(
     "verification_api", __name__, description="Verifications: sampling, findings and statements"
@@ -156,3 +158,38 @@ def approve_statement(verification_id):
 def return_draft(payload, verification_id):
     """Send the drafted statement back to the team"""
     return perform(_verification(verification_id), services.return_draft, **payload)
+
+
+def _download(verification_id: int, name: str, mimetype: str, build) -> Response:
+    verification = _verification(verification_id)
+    return Response(
+        build(verification),
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{verification.label}-{name}"'},
+    )
+
+
+def _file_doc(mimetype: str, description: str) -> dict:
+    content = {mimetype: {"schema": {"type": "string", "format": "binary"}}}
+    return {"responses": {"200": {"description": description, "content": content}}}
+
+
+@blp.route("/verifications/<int:verification_id>/sample.csv")
+@blp.doc(**_file_doc("text/csv", "Every frame site with its draw, finding and population decision"))
+def sample_csv(verification_id):
+    """The sample and its findings as CSV (formula-safe)"""
+    return _download(verification_id, "sample.csv", "text/csv", exports.sample_csv)
+
+
+@blp.route("/verifications/<int:verification_id>/sample.xlsx")
+@blp.doc(**_file_doc(XLSX, "The sample and findings, with the plan and the results on their own sheets"))
+def sample_xlsx(verification_id):
+    """The sample and its findings as an XLSX workbook, with the plan and results"""
+    return _download(verification_id, "sample.xlsx", XLSX, exports.sample_workbook)
+
+
+@blp.route("/verifications/<int:verification_id>/frame.csv")
+@blp.doc(**_file_doc("text/csv", "The frozen frame exactly as hashed into frame_sha256"))
+def frame_csv(verification_id):
+    """The frozen sampling frame: with the seed, anyone can repeat the draw"""
+    return _download(verification_id, "frame.csv", "text/csv", exports.frame_csv)

@@ -1,6 +1,11 @@
 """The verification REST API end to end, and what a verifier may see through it."""
 
+import csv
+import hashlib
+import io
 from decimal import Decimal
+
+import openpyxl
 
 from poa_manager.database import db
 from tests.integration.verification.test_services import assign, claims_of
@@ -59,6 +64,15 @@ def test_a_verification_through_the_api(world, verifiers, make_request, api_head
     assert issued["credits_verified"] == results["credits_verified"]
     request_now = client.get(f"{V}/issuance-requests/{request.id}", headers=coordinator).get_json()
     assert request_now["status"] == "verified"
+
+    exported = client.get(f"{V}/verifications/{vid}/sample.csv", headers=auditor)
+    rows = list(csv.DictReader(io.StringIO(exported.data.decode())))
+    assert len(rows) == 40 and sum(r["outcome"] == "error" for r in rows) == 1
+    workbook = client.get(f"{V}/verifications/{vid}/sample.xlsx", headers=auditor)
+    assert openpyxl.load_workbook(io.BytesIO(workbook.data)).sheetnames[0] == "Sample and findings"
+    frame = client.get(f"{V}/verifications/{vid}/frame.csv", headers=auditor).data
+    assert hashlib.sha256(frame).hexdigest() == issued["frame_sha256"]
+    assert client.get(f"{V}/verifications/{vid}/frame.csv").status_code == 401
 
 
 def world_client(world):
