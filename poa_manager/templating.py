@@ -1,6 +1,7 @@
 """Jinja globals and filters: templates ask the same policy predicates the services enforce."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from flask import Flask
 
@@ -18,6 +19,12 @@ def format_epoch(seconds: int | None) -> str:
     return "—" if seconds is None else datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M")
 
 
+def format_quantity(value: Decimal | None) -> str:
+    """A stored quantity without its padding zeros and never in exponent form: 130470.0 shows as
+    130470, not as Decimal.normalize()'s 1.3047E+5."""
+    return "—" if value is None else f"{value.normalize():f}"
+
+
 def init_templating(app: Flask) -> None:
     app.jinja_env.globals.update(
         can_administer=account_policies.can_administer,
@@ -26,3 +33,4 @@ def init_templating(app: Flask) -> None:
     )
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["epoch"] = format_epoch
+    app.jinja_env.filters["quantity"] = format_quantity

@@ -4,9 +4,11 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import flask_migrate
 import pytest
+from flask import Flask
 from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
 
@@ -26,9 +28,17 @@ CHROMIUM_ARGS = [
 ]
 
 
+@dataclass(frozen=True)
+class Live:
+    """The served app, for a journey that must set up more than the demo (in its app context)."""
+
+    app: Flask
+    url: str
+
+
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory) -> Iterator[str]:
-    """The base URL of the real app, CSRF on, over a database holding the demo data."""
+def live(tmp_path_factory) -> Iterator[Live]:
+    """The real app served on loopback, CSRF on, over a database holding the demo data."""
     with fresh_database(tmp_path_factory.mktemp("e2e")) as url:
         app = create_app(
             "testing",
@@ -45,7 +55,7 @@ def live_server(tmp_path_factory) -> Iterator[str]:
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
-            yield f"http://127.0.0.1:{server.server_port}"
+            yield Live(app, f"http://127.0.0.1:{server.server_port}")
         finally:
             server.shutdown()
             server.server_close()
@@ -54,6 +64,12 @@ def live_server(tmp_path_factory) -> Iterator[str]:
                 # Pooled connections would keep the PostgreSQL scratch database from being dropped.
                 for engine in db.engines.values():
                     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(live: Live) -> str:
+    """The base URL of the live app."""
+    return live.url
 
 
 @pytest.fixture(scope="session")

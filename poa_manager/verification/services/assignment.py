@@ -88,28 +88,27 @@ def impartiality_rule(programme: Programme) -> impartiality.ImpartialityRule:
 
 def prior_work(programme: Programme) -> list[impartiality.PriorWork]:
     """Validation and inclusion confirmations done for the programme, by person (domain.md §6.1)."""
+    person = (User.full_name + " <" + User.email + ">").label("person")  # as the team picker shows them
     validated = db.session.execute(
-        sa.select(ProgrammeVersion.number, User.id, User.organisation_id, User.email)
+        sa.select(ProgrammeVersion.number, User.id, User.organisation_id, person)
         .join(User, User.id == ProgrammeVersion.validated_by_id)
         .where(ProgrammeVersion.programme_id == programme.id)
         .order_by(ProgrammeVersion.number)
     )
     work = [
-        impartiality.PriorWork(user_id, organisation_id, email, f"validated design version {number}")
-        for number, user_id, organisation_id, email in validated
+        impartiality.PriorWork(user_id, organisation_id, who, f"validated design version {number}")
+        for number, user_id, organisation_id, who in validated
     ]
     confirmed = db.session.execute(
-        sa.select(
-            User.id, User.organisation_id, User.email, sa.func.count(Site.id), sa.func.min(Site.reference)
-        )
+        sa.select(User.id, User.organisation_id, person, sa.func.count(Site.id), sa.func.min(Site.reference))
         .join(User, User.id == Site.inclusion_confirmed_by_id)
         .where(Site.programme_id == programme.id)
-        .group_by(User.id, User.organisation_id, User.email)
+        .group_by(User.id, User.organisation_id, User.full_name, User.email)
         .order_by(User.email)
     )
-    for user_id, organisation_id, email, count, first in confirmed:
+    for user_id, organisation_id, who, count, first in confirmed:
         what = f"confirmed the inclusion of {first}" + (f" and {count - 1} more sites" if count > 1 else "")
-        work.append(impartiality.PriorWork(user_id, organisation_id, email, what))
+        work.append(impartiality.PriorWork(user_id, organisation_id, who, what))
     return work
 
 

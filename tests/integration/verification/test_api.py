@@ -8,7 +8,8 @@ from decimal import Decimal
 import openpyxl
 
 from poa_manager.database import db
-from tests.integration.verification.test_services import assign, claims_of
+from tests.integration.verification.test_services import assign
+from tests.verification_support import claims_of
 
 V = "/api/v1"
 

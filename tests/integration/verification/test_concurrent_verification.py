@@ -23,7 +23,7 @@ from poa_manager.verification.models import (
 )
 from tests.databases import fresh_database
 from tests.factories import OrganisationFactory, UserFactory, registered_programme
-from tests.integration.verification.conftest import submitted_request
+from tests.verification_support import submitted_request
 
 ROUNDS = 4
 

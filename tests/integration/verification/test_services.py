@@ -3,8 +3,7 @@ whole-population checks, the extrapolated correction, and the four-eyes statemen
 
 import math
 from datetime import date
-from decimal import ROUND_FLOOR, Decimal
-from fractions import Fraction
+from decimal import Decimal
 
 import pytest
 
@@ -21,14 +20,9 @@ from poa_manager.verification.models import (
     PopulationDecision,
     VerificationStatus,
 )
+from tests.verification_support import Z90, claims_of, correct_by_hand
 
-Z90 = 1.6448536269514722  # the two-sided 90 % normal quantile
 PLAN_90_10 = services.PlanInput(confidence=Decimal("0.90"), relative_precision=Decimal("0.10"))
-
-
-def claims_of(n: int) -> list[Decimal]:
-    """Claims that vary between sites (100.5 to 160.5 tCO2e), so the sample has spread."""
-    return [Decimal(100) + Decimal(i % 7) * 10 + Decimal("0.5") for i in range(n)]
 
 
 def assign(request, world, verifiers, **extra):
@@ -372,34 +366,16 @@ def test_the_acceptance_journey_1000_sites_stratified_90_10_three_errors(world, 
     met = "yes" if results.estimate.meets_target else "no"
     print(f"T12: Sample meets 90/10: {met}; achieved precision {results.estimate.achieved_precision:.2%}")
 
-    # Hand: combined ratio R = Σ N_h·v̄_h / Σ N_h·c̄_h over the strata (Cochran §6.11), exactly.
+    # Hand: the combined ratio estimator worked out in fractions (Cochran §6.11).
     sizes = {"solar_pv": 600, "wind": 300, "biomass": 100}
-    by_h = {h: [e for e in drawn if e.stratum == h] for h in sizes}
-    num = sum(sizes[h] * _mean([e.verified_tco2e for e in by_h[h]]) for h in sizes)
-    den = sum(sizes[h] * _mean([e.claimed_tco2e for e in by_h[h]]) for h in sizes)
-    ratio = num / den
-    # Var = (1/X̄²)·Σ W_h²·(1 − n_h/N_h)·s²_dh/n_h, d = v − R·c, X̄ = Σ W_h·c̄_h.
-    x_bar = den / 1000
-    var = Fraction(0)
-    for h, group in by_h.items():
-        d = [Fraction(e.verified_tco2e) - ratio * Fraction(e.claimed_tco2e) for e in group]
-        d_mean = sum(d) / len(d)
-        s2 = sum((x - d_mean) ** 2 for x in d) / (len(d) - 1)
-        var += Fraction(sizes[h], 1000) ** 2 * (1 - Fraction(len(group), sizes[h])) * s2 / len(group)
-    se = math.sqrt(var / x_bar**2)
-    precision = Z90 * se / float(ratio)
-    assert results.estimate.achieved_precision == pytest.approx(precision, rel=1e-9)
-    applied = Decimal(ratio.numerator) / Decimal(ratio.denominator) if precision <= 0.10 else None
-    applied = applied.quantize(Decimal("0.000001"), rounding=ROUND_FLOOR)
     claimed_total = sum(claims, Decimal(0))
+    findings = [(e.stratum, e.claimed_tco2e, e.verified_tco2e) for e in drawn]
+    hand = correct_by_hand(findings, sizes, claimed_total)
+    assert results.estimate.achieved_precision == pytest.approx(hand.precision, rel=1e-9)
     assert results.claimed_total == claimed_total == request.claimed_tco2e
-    assert results.verified_tco2e == claimed_total * applied
-    assert results.credits_verified == int((claimed_total * applied).to_integral_value(rounding=ROUND_FLOOR))
+    assert results.verified_tco2e == hand.verified_tco2e
+    assert results.credits_verified == hand.credits
     assert results.verified_tco2e < claimed_total  # the 3 errors are corrected across all 1,000 sites
-
-
-def _mean(values) -> Fraction:
-    return sum(map(Fraction, values), Fraction(0)) / len(values)
 
 
 def test_a_missed_precision_target_applies_the_lower_bound(world, verifiers, make_request):

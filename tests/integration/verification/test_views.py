@@ -15,7 +15,8 @@ from poa_manager.monitoring.models import RequestStatus
 from poa_manager.programmes import services as programme_services
 from poa_manager.verification import services
 from poa_manager.verification.models import FindingOutcome, VerificationStatus
-from tests.integration.verification.test_services import assign, claims_of, conform_all, sampled
+from tests.integration.verification.test_services import assign, conform_all, sampled
+from tests.verification_support import claims_of
 
 
 def test_the_coordinator_assigns_from_the_request_page(world, verifiers, make_request, login_as):
