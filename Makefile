@@ -10,7 +10,7 @@ export FLASK_APP := poa_manager
 # set (CI does), otherwise a scratch SQLite file.
 CHECK_DB := $(or $(POA_TEST_DATABASE_URL),sqlite:///$(CURDIR)/instance/migration-check.sqlite3)
 
-.PHONY: install run dev worker test lint migrations-check pytest vendor clean bench bench-readings
+.PHONY: install run dev worker test lint migrations-check pytest vendor clean bench bench-readings bench-verification
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -76,3 +76,7 @@ bench: install
 ## Readings at scale (10,000 sites × 365 days, both engines, a few minutes): import and roll-up vs raw
 bench-readings: install
 	$(BIN)/python bench/bench_readings.py
+
+## Verification at scale (10,000 and 100,000 sites, both engines, a few minutes): each step vs raw
+bench-verification: install
+	$(BIN)/python bench/bench_verification.py
