@@ -125,3 +125,33 @@ def correct_by_hand(
 
 def _mean(values: list[Fraction]) -> Fraction:
     return sum(values, Fraction(0)) / len(values)
+
+
+def verified_request(
+    programme, coordinator, auditor, reviewer, claims: list[Decimal], **facts
+) -> IssuanceRequest:
+    """An issuance request carried through the real verification services with every sampled site
+    conforming, so its positive statement verifies exactly the claimed total (rounded down once)."""
+    from poa_manager.verification import services as verification_services
+    from poa_manager.verification.models import CheckMethod, FindingOutcome, Opinion
+
+    request = submitted_request(programme, coordinator, claims, facts=facts.get("facts"))
+    verification = verification_services.assign_verifier(
+        request, actor=coordinator, organisation_id=auditor.organisation_id, team_user_ids=[auditor.id]
+    )
+    verification_services.draw(verification, actor=auditor, plan=verification_services.PlanInput(), seed=7)
+    for entry in db.session.scalars(verification_services.frame_entries(verification, sampled_only=True)):
+        verification_services.record_finding(
+            verification,
+            actor=auditor,
+            site_id=entry.site_id,
+            verified_tco2e=entry.claimed_tco2e,
+            outcome=FindingOutcome.conforming,
+            method=CheckMethod.remote,
+            evidence="Readings agree with invoices.",
+        )
+    verification_services.draft_statement(
+        verification, actor=auditor, opinion=Opinion.positive, summary="Fine."
+    )
+    verification_services.approve_statement(verification, actor=reviewer)
+    return request

@@ -315,6 +315,7 @@ class RequestStatus(StrEnum):
     submitted = "submitted"  # waiting for a verifier to be assigned
     under_verification = "under_verification"
     verified = "verified"  # a positive verification statement: on to the registry
+    issued = "issued"  # the registry issued its credits (registry.services.approve_issuance)
     returned = "returned"  # a negative statement: back to the coordinator for corrective action
     withdrawn = "withdrawn"  # the coordinator withdrew it (e.g. to correct and resubmit the report)
 

@@ -1,0 +1,5 @@
+"""Pages of the registry."""
+
+from flask import Blueprint
+
+bp = Blueprint("registry", __name__)
