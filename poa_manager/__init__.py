@@ -3,13 +3,13 @@
 import os
 
 from dotenv import load_dotenv
-from flask import Flask
+from flask import Flask, request
 
 from poa_manager import accounts, monitoring, programmes, registry, sites, tasks, verification
 from poa_manager.accounts.login import init_login
 from poa_manager.cli import poa_cli
 from poa_manager.config import CONFIGS, development_secret_key, normalise_database_url
-from poa_manager.database import db
+from poa_manager.database import begin_writing, db
 from poa_manager.error_handlers import register_error_handlers
 from poa_manager.extensions import csrf, limiter, login_manager, migrate, rest_api
 from poa_manager.security import init_security_headers
@@ -37,6 +37,7 @@ def create_app(env: str | None = None, **overrides) -> Flask:
     _configure_database_and_secret(app, env)
 
     db.init_app(app)
+    app.before_request(_writers_take_the_write_lock_first)
     migrate.init_app(app, db, directory=str(CONFIGS[env].MIGRATIONS_PATH))
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -46,6 +47,7 @@ def create_app(env: str | None = None, **overrides) -> Flask:
     for feature in FEATURES:
         app.register_blueprint(feature.views.bp)  # HTML pages
         rest_api.register_blueprint(feature.api.blp)  # JSON under /api/v1
+    rest_api.register_blueprint(registry.api.public_blp)  # the serial lookup, with no token
     app.cli.add_command(poa_cli)  # flask poa create-admin | seed-demo | audit-verify
 
     tasks.huey.immediate = bool(app.config["TASKS_IMMEDIATE"])
@@ -72,3 +74,11 @@ def _configure_database_and_secret(app: Flask, env: str) -> None:
             "POA_SECRET_KEY must be set to a random value of at least 32 characters "
             '(python -c "import secrets; print(secrets.token_urlsafe(48))").'
         )
+
+
+def _writers_take_the_write_lock_first() -> None:
+    """On SQLite, a request that writes starts its transaction as a writer (BEGIN IMMEDIATE), before
+    anything reads: concurrent writers then queue instead of failing with "database is locked"
+    when one commits between another's read and write. A no-op on PostgreSQL (row locks there)."""
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        begin_writing()

@@ -1,4 +1,5 @@
-"""`flask poa …`: first administrator, demo data, audit-chain check, readings import, worker."""
+"""`flask poa …`: first administrator, demo data, audit-chain check, registry reconciliation and
+due transfers, readings import, worker."""
 
 import os
 from pathlib import Path
@@ -11,6 +12,7 @@ from poa_manager.accounts.login import account_settings
 from poa_manager.audit import services as audit_services
 from poa_manager.database import db, utcnow
 from poa_manager.errors import DomainError
+from poa_manager.registry import services as registry_services
 from poa_manager.sites import services as site_services
 
 poa_cli = AppGroup("poa", help="poa_manager administration.")
@@ -72,6 +74,33 @@ def audit_verify() -> None:
         click.echo(f"Audit chain intact: {report.rows_checked} rows verified.")
         return
     raise click.ClickException(f"Audit chain broken at row {report.first_bad_seq}: {report.reason}.")
+
+
+@poa_cli.command("reconcile")
+def reconcile() -> None:
+    """Recompute holdings from the ledger; compare them with the blocks, issuances and statements."""
+    report = registry_services.reconcile()
+    click.echo(
+        f"Reconciliation: {report.accounts} accounts, {report.blocks} blocks, {report.ledger_entries} ledger "
+        f"entries, {report.issuances} issuances ({report.credits_issued} credits): "
+        f"{len(report.discrepancies)} discrepancies."
+    )
+    for line in report.discrepancies:
+        click.echo(f"  {line}")
+    if not report.clean:
+        raise click.ClickException("The registry does not reconcile with its ledger.")
+
+
+@poa_cli.command("registry-due")
+def registry_due() -> None:
+    """Complete the approved transfers whose delay has passed (run every few minutes)."""
+    try:
+        done = registry_services.complete_due_transactions()
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from error
+    db.session.commit()
+    click.echo(f"{len(done)} transactions completed: {', '.join(t.label for t in done) or 'none due'}.")
 
 
 @poa_cli.command("advance-crediting")

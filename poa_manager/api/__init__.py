@@ -10,14 +10,18 @@ from poa_manager.extensions import csrf
 API_PREFIX = "/api/v1"
 
 
-def api_blueprint(name: str, import_name: str, *, url_prefix: str = "", description: str = "") -> Blueprint:
-    """A flask-smorest blueprint under /api/v1 that only a bearer token can open.
+def api_blueprint(
+    name: str, import_name: str, *, url_prefix: str = "", description: str = "", public: bool = False
+) -> Blueprint:
+    """A flask-smorest blueprint under /api/v1 that only a bearer token can open, or, when
+    `public`, anyone (the registry's serial lookup: quality.md A1 #10).
 
     CSRF protection is off here because the API never reads the session cookie: a browser
     cannot be tricked into sending a bearer token.
     """
     blueprint = Blueprint(name, import_name, url_prefix=API_PREFIX + url_prefix, description=description)
-    blueprint.before_request(authenticate_request)
+    if not public:
+        blueprint.before_request(authenticate_request)
     csrf.exempt(blueprint)
     return blueprint
 

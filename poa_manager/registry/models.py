@@ -121,6 +121,20 @@ class CreditBlock(Timestamped, db.Model):
     def quantity(self) -> int:
         return self.serial_end - self.serial_start + 1
 
+    @property
+    def serial(self) -> str:
+        """The readable serial (registry/serials.py): mechanism, host country, programme, site,
+        vintage and range."""
+        programme = self.programme
+        prefix = serials.SerialPrefix(
+            mechanism=serials.MECHANISM_CODES[programme.mechanism.value],
+            host_country=programme.host_country,
+            programme=programme.reference,
+            site=self.site.reference,
+            vintage=self.vintage,
+        )
+        return serials.format_serial(prefix, self.range)
+
 
 class SerialCounter(db.Model):
     """The next free serial number of a programme and vintage. Allocation bumps it with one

@@ -40,7 +40,6 @@ from poa_manager.registry.services.issuance import (
     split_block,
 )
 from poa_manager.registry.services.lookup import (
-    MECHANISM_CODES,
     BlockHistory,
     history_of,
     lookup_serial,
@@ -62,7 +61,6 @@ from poa_manager.registry.services.transactions import (
 
 __all__ = [
     "JCM_MODEL_PROJECT_MIN_JAPAN_PERCENT",
-    "MECHANISM_CODES",
     "BlockHistory",
     "Reconciliation",
     "RegistryRefusal",

@@ -2,6 +2,7 @@
 come from the ledger, holdings from the blocks, and reconciliation compares the two (T7)."""
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from poa_manager.accounts.models import Organisation, User
 from poa_manager.audit import services as audit
@@ -19,10 +20,19 @@ def account_of(organisation_id: int, kind: AccountKind) -> Account:
     if account is None:
         if db.session.get(Organisation, organisation_id) is None:
             raise InvalidInput("No such organisation.", errors={"organisation_id": ["Unknown organisation."]})
-        account = Account(organisation_id=organisation_id, kind=kind)
-        db.session.add(account)
-        db.session.flush()
+        # Two first uses at once (two issuances into a new pending account) must not collide.
+        insert_or_skip(Account, organisation_id=organisation_id, kind=kind, transfer_delay_hours=0)
+        account = db.session.scalar(
+            sa.select(Account).where(Account.organisation_id == organisation_id, Account.kind == kind)
+        )
     return account
+
+
+def insert_or_skip(model, **values) -> None:
+    """INSERT … ON CONFLICT DO NOTHING, on PostgreSQL and SQLite."""
+    dialect = db.session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+    db.session.execute(insert.values(**values).on_conflict_do_nothing())
 
 
 def open_account(*, actor: User, organisation_id: int, kind: AccountKind) -> Account:

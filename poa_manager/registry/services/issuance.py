@@ -7,7 +7,6 @@ from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from poa_manager.accounts.models import Membership, Organisation, User
 from poa_manager.accounts.roles import OrganisationKind, Role
@@ -31,7 +30,7 @@ from poa_manager.registry.models import (
     SerialCounter,
 )
 from poa_manager.registry.services.controls import RegistryRefusal, ensure_not_frozen, ensure_open
-from poa_manager.registry.services.holdings import account_of
+from poa_manager.registry.services.holdings import account_of, insert_or_skip
 from poa_manager.verification.models import (
     FrameEntry,
     Opinion,
@@ -171,11 +170,11 @@ def approve_issuance(request: IssuanceRequest, *, actor: User, now: datetime | N
     """
     ensure_open()
     lock(request)
+    if not policies.can_approve_issuance(actor, request):
+        raise NotAllowed("Only the programme's registry administrator approves issuance.")
     existing = db.session.scalar(sa.select(Issuance).where(Issuance.request_id == request.id))
     if existing is not None:
         return existing
-    if not policies.can_approve_issuance(actor, request):
-        raise NotAllowed("Only the programme's registry administrator approves issuance.")
     if actor.id == request.requested_by_id:
         raise RegistryRefusal(
             "You requested this issuance; another person approves it (four eyes).", code="self_approval"
@@ -269,11 +268,7 @@ def _reserve_serials(programme_id: int, vintage: int, quantity: int) -> int:
     """Take `quantity` serial numbers from the programme-vintage counter with one atomic
     UPDATE … RETURNING: concurrent issuances queue on the row (PostgreSQL) or the database write
     lock (SQLite) and never share a number (quality.md T2). Returns the first number."""
-    dialect = db.session.get_bind().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(SerialCounter)
-    db.session.execute(
-        insert.values(programme_id=programme_id, vintage=vintage, next_serial=1).on_conflict_do_nothing()
-    )
+    insert_or_skip(SerialCounter, programme_id=programme_id, vintage=vintage, next_serial=1)
     next_serial = db.session.scalar(
         sa.update(SerialCounter)
         .where(SerialCounter.programme_id == programme_id, SerialCounter.vintage == vintage)

@@ -14,7 +14,6 @@ from poa_manager.errors import InvalidInput
 from poa_manager.monitoring.exports import safe_text
 from poa_manager.monitoring.models import IssuanceRequest, MonitoringReport
 from poa_manager.programmes.models import Programme
-from poa_manager.programmes.rules import Mechanism
 from poa_manager.registry import serials
 from poa_manager.registry.models import (
     CreditBlock,
@@ -26,21 +25,10 @@ from poa_manager.registry.models import (
 from poa_manager.sites.models import Site
 from poa_manager.verification.models import Verification
 
-# Registry codes in serials (domain.md §6.3: the JCM format is [U], so ours is our own).
-MECHANISM_CODES = {Mechanism(value): code for value, code in serials.MECHANISM_CODES.items()}
-
 
 def serial_of(block: CreditBlock) -> str:
     """The block's readable serial: mechanism, host country, programme, site, vintage and range."""
-    programme = block.programme
-    prefix = serials.SerialPrefix(
-        mechanism=MECHANISM_CODES[programme.mechanism],
-        host_country=programme.host_country,
-        programme=programme.reference,
-        site=block.site.reference,
-        vintage=block.vintage,
-    )
-    return serials.format_serial(prefix, block.range)
+    return block.serial
 
 
 @dataclass(frozen=True)
@@ -64,7 +52,7 @@ def lookup_serial(text: str) -> list[BlockHistory]:
     programme = db.session.scalar(
         sa.select(Programme).where(sa.func.upper(Programme.reference) == prefix.programme.upper())
     )
-    if programme is None or MECHANISM_CODES[programme.mechanism] != prefix.mechanism:
+    if programme is None or serials.MECHANISM_CODES[programme.mechanism.value] != prefix.mechanism:
         return []
     blocks = db.session.scalars(
         sa.select(CreditBlock)

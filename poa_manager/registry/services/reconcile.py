@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from poa_manager.accounts.models import User
 from poa_manager.database import db
+from poa_manager.errors import NotAllowed
+from poa_manager.registry import policies
 from poa_manager.registry.models import Account, CreditBlock, Issuance, LedgerEntry, LedgerKind, SerialCounter
 from poa_manager.registry.services.issuance import positive_verification
 
@@ -26,7 +29,10 @@ class Reconciliation:
         return not self.discrepancies
 
 
-def reconcile() -> Reconciliation:
+def reconcile(*, actor: User | None = None) -> Reconciliation:
+    """The whole registry checked against its ledger; `actor` None is the operator's CLI."""
+    if actor is not None and not policies.can_suspend(actor):
+        raise NotAllowed("Registry and platform administrators reconcile.")
     report = Reconciliation()
     _accounts(report)
     _blocks(report)

@@ -72,12 +72,14 @@ def initiate_transaction(
     ensure_open()
     lock(block)
     account = block.account
-    if not policies.can_view_account(actor, account):
-        raise NotAllowed("These units are not in your organisation's accounts.")
+    # Terminal first, whoever asks: a block's status is public (the serial lookup), and T4 wants the
+    # documented code for every attempt.
     if block.status is not BlockStatus.active:
         raise RegistryRefusal(
             f"Serials {block.range} are {block.status.value}; they never move again.", code="block_terminal"
         )
+    if not policies.can_view_account(actor, account):
+        raise NotAllowed("These units are not in your organisation's accounts.")
     if not policies.can_initiate(actor, account):
         if account.kind is not AccountKind.holding:
             raise RegistryRefusal("Only units in a holding account can move.", code="not_transferable")
@@ -229,14 +231,18 @@ def complete_due_transactions(*, now: datetime | None = None) -> list[Transactio
         .where(Transaction.status == TransactionStatus.approved, Transaction.executable_after <= now)
         .order_by(Transaction.id)
     ).all()
+    ensure_open()
     done = []
     for transaction in due:
-        ensure_open()
         lock(transaction)
-        if transaction.status is TransactionStatus.approved:
+        if transaction.status is not TransactionStatus.approved:
+            continue
+        try:
             ensure_not_frozen(transaction.block)
-            _complete(transaction, now=now)
-            done.append(transaction)
+        except RegistryRefusal:
+            continue  # waits until the freeze is lifted
+        _complete(transaction, now=now)
+        done.append(transaction)
     return done
 
 
@@ -274,7 +280,9 @@ def reject_transaction(transaction: Transaction, *, actor: User, reason: str) ->
     """The approver says no: the reserved units are free again, still in the holder's account."""
     lock(transaction)
     _ensure_open_transaction(transaction, TransactionStatus.proposed)
-    if actor.id == transaction.initiated_by_id or not policies.can_approve_transaction(actor, transaction):
+    if actor.id == transaction.initiated_by_id:
+        raise RegistryRefusal("You initiated this; withdraw it instead.", code="self_approval")
+    if not policies.can_approve_transaction(actor, transaction):
         raise NotAllowed(
             "A second person of the holding organisation, or the registry administrator, rejects."
         )
