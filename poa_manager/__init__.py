@@ -55,6 +55,8 @@ def create_app(env: str | None = None, **overrides) -> Flask:
         verification.impartiality.parse_rules(app.config["VERIFIER_IMPARTIALITY"])
     )
 
+    registry.services.configure_registry(app.config["REGISTRY_ID"])
+
     init_login(app)
     init_templating(app)
     init_security_headers(app)

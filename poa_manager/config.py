@@ -58,6 +58,8 @@ class Config:
     # Verifier impartiality per mechanism, "mechanism=rule,…" over the defaults of
     # verification/impartiality.py (rules: none, different_team, different_organisation).
     VERIFIER_IMPARTIALITY = ""
+    # The originating registry's ID in ITMO identifiers (domain.md §5.3), e.g. "JCMVN".
+    REGISTRY_ID = "POAM"
 
 
 class DevelopmentConfig(Config):

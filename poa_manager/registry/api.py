@@ -261,3 +261,44 @@ def issuances_csv():
 def retirements_csv():
     """Every retirement with beneficiary, purpose and using entity (CSV)"""
     return _csv("retirements")
+
+
+# --- Article 6.2 ----------------------------------------------------------------------------------
+
+
+@blp.route("/programmes/<int:programme_id>/authorizations", methods=["GET"])
+@blp.response(200, schemas.AuthorizationSchema(many=True))
+def list_authorizations(programme_id):
+    """The host Party's authorizations of the programme's outcomes"""
+    return services.list_authorizations(programme_services.get_programme(programme_id, actor=g.api_user))
+
+
+@blp.route("/programmes/<int:programme_id>/authorizations", methods=["POST"])
+@blp.arguments(schemas.AuthorizationSchema)
+@blp.response(201, schemas.AuthorizationSchema)
+def record_authorization(payload, programme_id):
+    """Record a letter of authorization (the host government)"""
+    programme = programme_services.get_programme(programme_id, actor=g.api_user)
+    payload["purposes"] = [p.value for p in payload["purposes"]]
+    authorization = services.record_authorization(programme, actor=g.api_user, **payload)
+    db.session.commit()
+    return authorization
+
+
+@blp.route("/authorizations/<int:authorization_id>/units", methods=["POST"])
+@blp.arguments(schemas.AuthorizeUnitsSchema)
+@blp.response(200, schemas.BlockSchema(many=True))
+def authorize_units(payload, authorization_id):
+    """Apply the authorization to unauthorized units of its vintages, in serial order"""
+    authorization = services.get_authorization(authorization_id, actor=g.api_user)
+    blocks = services.authorize_units(authorization, actor=g.api_user, **payload)
+    db.session.commit()
+    return blocks
+
+
+@blp.route("/corresponding-adjustments")
+@blp.arguments(schemas.AdjustmentArgs, location="query")
+@blp.response(200, schemas.AdjustmentSchema(many=True))
+def corresponding_adjustments(args):
+    """Corresponding adjustments recorded for a Party at first transfer, optionally by vintage"""
+    return services.adjustments(args["party"], year=args["year"])

@@ -15,5 +15,6 @@ CHECKS: dict[str, str] = {
     "transfer_limit_exceeded": "More than the account's per-transaction limit (quality.md A1 #9).",
     "not_yet_executable": "The account's transfer delay has not passed yet (quality.md A1 #9).",
     "transaction_not_open": "The transaction is already completed, rejected or withdrawn.",
+    "not_enough_units": "Fewer unauthorized units of the authorized vintages than asked for.",
     "idempotency_key_reused": "The idempotency key was used for a different request (T3).",
 }

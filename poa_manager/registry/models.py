@@ -3,7 +3,7 @@ workflow, the append-only ledger, serial freezes and the suspension switch."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -79,6 +79,37 @@ class AuthorizationStatus(StrEnum):
     first_transferred = "first_transferred"  # an ITMO; the corresponding adjustment is recorded
 
 
+class AuthorizationPurpose(StrEnum):
+    ndc = "ndc"  # use towards another Party's NDC
+    oimp = "oimp"  # other international mitigation purposes, e.g. CORSIA
+    other = "other"
+
+
+class FirstTransferDefinition(StrEnum):
+    """When authorized units first transfer (decision 2/CMA.3 annex para 2, domain.md §5.1)."""
+
+    issuance = "issuance"
+    authorization = "authorization"
+    first_international_transfer = "first_international_transfer"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+class Article6Use(StrEnum):
+    use_ndc = "use_ndc"  # a retirement: use towards an NDC
+    use_oimp = "use_oimp"  # a retirement: use for other international mitigation purposes
+    omge_cancellation = "omge_cancellation"  # a cancellation for overall mitigation
+    voluntary_cancellation = "voluntary_cancellation"
+
+    @property
+    def label(self) -> str:
+        return (
+            self.value.replace("_", " ").replace("ndc", "NDC").replace("oimp", "OIMP").replace("omge", "OMGE")
+        )
+
+
 class CreditBlock(Timestamped, db.Model):
     """An inclusive range of serial numbers of one programme, site and vintage, held in one
     account. Blocks of a programme and vintage never overlap (constraints back the allocator)."""
@@ -106,12 +137,14 @@ class CreditBlock(Timestamped, db.Model):
     authorization_status: Mapped[AuthorizationStatus] = mapped_column(
         default=AuthorizationStatus.mitigation_outcome
     )
+    authorization_id: Mapped[int | None] = mapped_column(ForeignKey("authorizations.id"), index=True)
 
     programme: Mapped[Programme] = relationship()
     site: Mapped[Site] = relationship()
     account: Mapped[Account] = relationship()
     issuance: Mapped[Issuance] = relationship(back_populates="blocks")
     reserved_by: Mapped[Transaction | None] = relationship(foreign_keys=[reserved_by_id], viewonly=True)
+    authorization: Mapped[Authorization | None] = relationship()
 
     @property
     def range(self) -> serials.SerialRange:
@@ -266,6 +299,8 @@ class Transaction(db.Model):
     beneficiary: Mapped[str | None] = mapped_column(String(200))
     purpose: Mapped[str | None] = mapped_column(String(500))
     using_entity: Mapped[str | None] = mapped_column(String(200))
+    # Article 6.2: what a retirement or cancellation of authorized units is (domain.md §5.4).
+    article6_use: Mapped[Article6Use | None]
 
     block: Mapped[CreditBlock] = relationship(foreign_keys=[block_id])
     programme: Mapped[Programme] = relationship()
@@ -361,3 +396,135 @@ class RegistrySwitch(db.Model):
     reason: Mapped[str | None] = mapped_column(String(1000))
     changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     changed_at: Mapped[datetime | None]
+
+
+# --- Article 6.2 (domain.md §5) ------------------------------------------------------------------
+
+
+class Authorization(Timestamped, db.Model):
+    """A host Party's authorization of a programme's mitigation outcomes as ITMOs (letter of
+    authorization; domain.md §5.1, AEF table 2)."""
+
+    __tablename__ = "authorizations"
+    __table_args__ = (
+        UniqueConstraint("authorizing_party", "reference", "version"),
+        sa.CheckConstraint("quantity_tco2e > 0", name="quantity_positive"),
+        sa.CheckConstraint("vintage_last >= vintage_first", name="vintages_ordered"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"), index=True)
+    authorizing_party: Mapped[str] = mapped_column(String(2))  # ISO-2: the host Party
+    reference: Mapped[str] = mapped_column(String(100))  # the letter of authorization
+    version: Mapped[int] = mapped_column(default=1)
+    cooperative_approach: Mapped[str] = mapped_column(String(6))  # "CA" + 4 digits (CARP)
+    purposes: Mapped[list] = mapped_column(sa.JSON)
+    first_transfer_definition: Mapped[FirstTransferDefinition]
+    quantity_tco2e: Mapped[int]
+    vintage_first: Mapped[int]
+    vintage_last: Mapped[int]
+    using_parties: Mapped[list] = mapped_column(sa.JSON, default=list)
+    using_entities: Mapped[list] = mapped_column(sa.JSON, default=list)  # [{"name", "country"}]
+    sector: Mapped[str] = mapped_column(String(100))
+    activity_type: Mapped[str] = mapped_column(String(100))
+    authorized_on: Mapped[date]
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+    programme: Mapped[Programme] = relationship()
+    recorded_by: Mapped[User] = relationship()
+
+    @property
+    def label(self) -> str:
+        return f"{self.reference} v{self.version}"
+
+
+class CorrespondingAdjustment(db.Model):
+    """The first transferring Party adds the units first transferred to its emissions balance
+    (MPG para 77(d) with 2/CMA.3; domain.md §5.1). Recorded at first transfer only (§5.5)."""
+
+    __tablename__ = "corresponding_adjustments"
+    __table_args__ = (
+        sa.CheckConstraint("quantity = serial_end - serial_start + 1", name="quantity_matches"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    authorization_id: Mapped[int] = mapped_column(ForeignKey("authorizations.id"), index=True)
+    party: Mapped[str] = mapped_column(String(2))
+    vintage: Mapped[int]
+    serial_start: Mapped[int] = mapped_column(BigInteger)
+    serial_end: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[int]
+    trigger: Mapped[FirstTransferDefinition]
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    authorization: Mapped[Authorization] = relationship()
+
+
+class Article6ActionType(StrEnum):
+    """AEF action types (UNDP registry's enum; domain.md §5.4)."""
+
+    authorization = "authorization"
+    first_transfer = "first_transfer"
+    transfer = "transfer"
+    acquisition = "acquisition"
+    use_ndc = "use_ndc"
+    use_oimp = "use_oimp"
+    omge_cancellation = "omge_cancellation"
+    voluntary_cancellation = "voluntary_cancellation"
+
+
+class Article6Action(db.Model):
+    """One Article 6 action on one serial range: what AEF table 3 reports. Append-only."""
+
+    __tablename__ = "article6_actions"
+    __table_args__ = (
+        sa.CheckConstraint("quantity = serial_end - serial_start + 1", name="quantity_matches"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_type: Mapped[Article6ActionType]
+    authorization_id: Mapped[int] = mapped_column(ForeignKey("authorizations.id"), index=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"))
+    vintage: Mapped[int]
+    serial_start: Mapped[int] = mapped_column(BigInteger)
+    serial_end: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[int]
+    transferring_party: Mapped[str | None] = mapped_column(String(2))
+    acquiring_party: Mapped[str | None] = mapped_column(String(2))
+    using_party_or_entity: Mapped[str | None] = mapped_column(String(200))
+    first_transfer: Mapped[bool] = mapped_column(default=False)
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("registry_transactions.id"))
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    authorization: Mapped[Authorization] = relationship()
+
+
+class AefReport(db.Model):
+    """An AEF-style report of one Party and year, frozen once generated (AEF table 4's holdings as at
+    31 December must not be recomputed later; domain.md §5.4)."""
+
+    __tablename__ = "aef_reports"
+    __table_args__ = (UniqueConstraint("party", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    party: Mapped[str] = mapped_column(String(2))
+    year: Mapped[int]
+    content: Mapped[dict] = mapped_column(sa.JSON)
+    generated_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    generated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    generated_by: Mapped[User] = relationship()
+
+
+class RegistryEvent(db.Model):
+    """The registry's outbox: one row per issuance, forward, transfer, retirement, cancellation,
+    authorization and first transfer, with the serial range and transaction id (quality.md A1 #4).
+    Webhooks and notifications are delivered from here, after the change commits."""
+
+    __tablename__ = "registry_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    programme_id: Mapped[int | None] = mapped_column(ForeignKey("programmes.id"))
+    payload: Mapped[dict] = mapped_column(sa.JSON)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,8 +7,11 @@ from poa_manager.registry import services
 from poa_manager.registry.models import (
     AccountKind,
     AllocationDestination,
+    Article6Use,
+    AuthorizationPurpose,
     AuthorizationStatus,
     BlockStatus,
+    FirstTransferDefinition,
     IssuanceStatus,
     LedgerKind,
     TransactionKind,
@@ -30,6 +33,8 @@ class BlockSchema(Schema):
     account_id = fields.Integer()
     holder = fields.String(attribute="account.organisation.name")
     reserved_by_id = fields.Integer(allow_none=True)
+    itmo_first = fields.Function(lambda b: services.itmo_identifier(b, b.serial_start))
+    itmo_last = fields.Function(lambda b: services.itmo_identifier(b, b.serial_end))
 
 
 class IssuanceSchema(Schema):
@@ -90,6 +95,7 @@ class TransactionSchema(Schema):
     beneficiary = fields.String(allow_none=True)
     purpose = fields.String(allow_none=True)
     using_entity = fields.String(allow_none=True)
+    article6_use = fields.Enum(Article6Use, by_value=True, allow_none=True)
 
 
 class InitiateSchema(Schema):
@@ -104,6 +110,9 @@ class InitiateSchema(Schema):
     beneficiary = fields.String(load_default=None, validate=validate.Length(max=200))
     purpose = fields.String(load_default=None, validate=validate.Length(max=500))
     using_entity = fields.String(load_default=None, validate=validate.Length(max=200))
+    article6_use = fields.Enum(
+        Article6Use, by_value=True, load_default=None, metadata={"description": "Authorized units only"}
+    )
 
 
 class TransactionReasonSchema(Schema):
@@ -188,3 +197,51 @@ class LookupArgs(Schema):
     q = fields.String(
         required=True, metadata={"description": "A serial, a serial range or one serial number"}
     )
+
+
+class EntitySchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    country = fields.String(load_default="", validate=validate.Length(max=2))
+
+
+class AuthorizationSchema(Schema):
+    """A letter of authorization (domain.md §5.1; AEF table 2)."""
+
+    id = fields.Integer(dump_only=True)
+    programme_id = fields.Integer(dump_only=True)
+    authorizing_party = fields.String(dump_only=True)
+    reference = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    version = fields.Integer(dump_only=True)
+    cooperative_approach = fields.String(required=True, metadata={"description": "CA + 4 digits"})
+    purposes = fields.List(fields.Enum(AuthorizationPurpose, by_value=True), required=True)
+    first_transfer_definition = fields.Enum(FirstTransferDefinition, by_value=True, required=True)
+    quantity_tco2e = fields.Integer(required=True, validate=validate.Range(min=1))
+    vintage_first = fields.Integer(required=True, validate=validate.Range(min=1990, max=2100))
+    vintage_last = fields.Integer(required=True, validate=validate.Range(min=1990, max=2100))
+    using_parties = fields.List(fields.String(validate=validate.Length(equal=2)), load_default=list)
+    using_entities = fields.List(fields.Nested(EntitySchema), load_default=list)
+    sector = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    activity_type = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    authorized_on = fields.Date(required=True)
+    authorized_so_far = fields.Function(lambda a: services.authorized_so_far(a), dump_only=True)
+
+
+class AuthorizeUnitsSchema(Schema):
+    quantity = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+class AdjustmentSchema(Schema):
+    id = fields.Integer()
+    authorization_id = fields.Integer()
+    party = fields.String()
+    vintage = fields.Integer()
+    serial_start = fields.Integer()
+    serial_end = fields.Integer()
+    quantity = fields.Integer()
+    trigger = fields.Enum(FirstTransferDefinition, by_value=True)
+    recorded_at = fields.DateTime()
+
+
+class AdjustmentArgs(Schema):
+    party = fields.String(required=True, validate=validate.Length(equal=2))
+    year = fields.Integer(load_default=None)

@@ -4,7 +4,6 @@ the suspension switch, and (with no login) the serial lookup and the public CSVs
 
 import secrets
 
-import sqlalchemy as sa
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -33,7 +32,6 @@ from poa_manager.registry.models import (
     BlockStatus,
     Issuance,
     IssuanceStatus,
-    RegistrySwitch,
     SerialFreeze,
     Transaction,
     TransactionKind,
@@ -54,11 +52,9 @@ INITIATE_FORMS = {
 def _template_helpers() -> dict:
     """Templates ask the same predicates the services enforce; every registry page shows the
     suspension banner while the switch is on."""
-    # A plain read: services.registry_switch() would insert the row on a GET.
-    switch = db.session.get(RegistrySwitch, 1)
     return {
         "policies": policies,
-        "suspension": switch if switch is not None and switch.suspended else None,
+        "suspension": services.current_suspension(),
         "serial_of": services.serial_of,
         "new_key": lambda: secrets.token_urlsafe(16),
     }
@@ -71,17 +67,13 @@ def _registry_on_other_pages() -> dict:
     def issuance_of(issuance_request) -> Issuance | None:
         if not current_user.is_authenticated:
             return None
-        query = services.list_issuances(actor=current_user).where(Issuance.request_id == issuance_request.id)
-        return db.session.scalar(query)
+        return services.issuance_of(issuance_request, actor=current_user)
 
     return {"registry_policies": policies, "registry_issuance_of": issuance_of}
 
 
 def _organisations() -> list[Organisation]:
-    # Every active organisation may hold credits; no service lists them for non-admins yet.
-    return list(
-        db.session.scalars(sa.select(Organisation).where(Organisation.is_active).order_by(Organisation.name))
-    )
+    return services.holder_organisations()
 
 
 def _form_problems(form) -> str:
@@ -122,7 +114,7 @@ def index():
             "freezes": db.session.scalars(
                 services.list_freezes(actor=current_user).where(SerialFreeze.lifted_at.is_(None))
             ).all(),
-            "switch": db.session.get(RegistrySwitch, 1),
+            "switch": services.switch_state(),
             "suspension_form": SuspensionForm(),
             "open_form": _open_account_form(),
         }

@@ -5,8 +5,21 @@ The rules: domain.md §4.4 (JCM registry operations and allocation), §5 (Articl
 arithmetic is in `serials`, the refusal codes in `checks`.
 """
 
+from poa_manager.registry.services.article6 import (
+    adjustments,
+    authorize_units,
+    authorized_so_far,
+    configure_registry,
+    get_authorization,
+    is_host_government,
+    itmo_identifier,
+    list_authorizations,
+    record_authorization,
+    registry_id,
+)
 from poa_manager.registry.services.controls import (
     RegistryRefusal,
+    current_suspension,
     ensure_not_frozen,
     ensure_open,
     freeze_range,
@@ -15,11 +28,13 @@ from poa_manager.registry.services.controls import (
     list_freezes,
     registry_switch,
     set_suspension,
+    switch_state,
 )
 from poa_manager.registry.services.holdings import (
     account_of,
     get_account,
     held_quantity,
+    holder_organisations,
     holding_accounts,
     holdings,
     ledger_balance,
@@ -34,6 +49,7 @@ from poa_manager.registry.services.issuance import (
     awaiting_issuance,
     forward_issuance,
     get_issuance,
+    issuance_of,
     list_issuances,
     positive_verification,
     set_allocation_table,
@@ -60,6 +76,16 @@ from poa_manager.registry.services.transactions import (
 )
 
 __all__ = [
+    "adjustments",
+    "authorize_units",
+    "authorized_so_far",
+    "configure_registry",
+    "get_authorization",
+    "is_host_government",
+    "itmo_identifier",
+    "list_authorizations",
+    "record_authorization",
+    "registry_id",
     "JCM_MODEL_PROJECT_MIN_JAPAN_PERCENT",
     "BlockHistory",
     "Reconciliation",
@@ -71,6 +97,7 @@ __all__ = [
     "awaiting_issuance",
     "complete_due_transactions",
     "complete_transaction",
+    "current_suspension",
     "ensure_not_frozen",
     "ensure_open",
     "forward_issuance",
@@ -81,10 +108,12 @@ __all__ = [
     "get_issuance",
     "get_transaction",
     "held_quantity",
+    "holder_organisations",
     "history_of",
     "holding_accounts",
     "holdings",
     "initiate_transaction",
+    "issuance_of",
     "ledger_balance",
     "lift_freeze",
     "list_accounts",
@@ -103,5 +132,6 @@ __all__ = [
     "set_allocation_table",
     "set_suspension",
     "split_block",
+    "switch_state",
     "withdraw_transaction",
 ]

@@ -33,6 +33,17 @@ def registry_switch() -> RegistrySwitch:
     return switch
 
 
+def switch_state() -> RegistrySwitch | None:
+    """The switch with its last change, read only (None before the first change is recorded)."""
+    return db.session.get(RegistrySwitch, 1)
+
+
+def current_suspension() -> RegistrySwitch | None:
+    """The switch when it is on, else None; a plain read (pages show the banner on every GET)."""
+    switch = switch_state()
+    return switch if switch is not None and switch.suspended else None
+
+
 def ensure_open() -> None:
     """Refuse while the global suspension switch is on (T13)."""
     switch = db.session.get(RegistrySwitch, 1)

@@ -82,6 +82,13 @@ def set_account_controls(
     return account
 
 
+def holder_organisations() -> list[Organisation]:
+    """Organisations that may hold credits: every active one (allocation tables, new accounts)."""
+    return list(
+        db.session.scalars(sa.select(Organisation).where(Organisation.is_active).order_by(Organisation.name))
+    )
+
+
 def list_accounts(*, actor: User) -> sa.Select[tuple[Account]]:
     return policies.visible_accounts(actor)
 

@@ -25,11 +25,13 @@ from poa_manager.registry.models import (
     CreditBlock,
     Issuance,
     IssuanceStatus,
-    LedgerEntry,
     LedgerKind,
     SerialCounter,
 )
+from poa_manager.registry.services import article6
+from poa_manager.registry.services.blocks import ledger_entry, split_block
 from poa_manager.registry.services.controls import RegistryRefusal, ensure_not_frozen, ensure_open
+from poa_manager.registry.services.events import block_payload, emit
 from poa_manager.registry.services.holdings import account_of, insert_or_skip
 from poa_manager.verification.models import (
     FrameEntry,
@@ -199,6 +201,15 @@ def approve_issuance(request: IssuanceRequest, *, actor: User, now: datetime | N
     blocks = _issue_blocks(issuance, request, verification, actor=actor, now=issuance.approved_at)
     request.status = RequestStatus.issued
     db.session.flush()
+    emit(
+        "issuance",
+        programme_id=issuance.programme_id,
+        issuance=issuance.label,
+        request=request.label,
+        credits=issuance.credits,
+        blocks=[block_payload(b) for b in blocks],
+    )
+    article6.on_issuance(blocks, now=issuance.approved_at)
     audit.record(
         "registry.issued",
         actor=actor,
@@ -255,7 +266,7 @@ def _issue_blocks(
     db.session.add_all(blocks)
     db.session.flush()
     db.session.add_all(
-        _entry(
+        ledger_entry(
             LedgerKind.issuance, block, None, issuance.pending_account_id, actor, now, issuance_id=issuance.id
         )
         for block in blocks
@@ -277,23 +288,6 @@ def _reserve_serials(programme_id: int, vintage: int, quantity: int) -> int:
         execution_options={"synchronize_session": False},
     )
     return next_serial - quantity
-
-
-def _entry(kind, block, from_account_id, to_account_id, actor, now, **references) -> LedgerEntry:
-    return LedgerEntry(
-        kind=kind,
-        programme_id=block.programme_id,
-        site_id=block.site_id,
-        vintage=block.vintage,
-        serial_start=block.serial_start,
-        serial_end=block.serial_end,
-        quantity=block.quantity,
-        from_account_id=from_account_id,
-        to_account_id=to_account_id,
-        actor_id=actor.id,
-        recorded_at=now,
-        **references,
-    )
 
 
 # --- forwarding ---------------------------------------------------------------------------------
@@ -339,7 +333,7 @@ def forward_issuance(issuance: Issuance, *, actor: User, now: datetime | None = 
         destination = account_of(share.organisation_id, kind)
         while quantity:
             block = stack[-1]
-            moved = _split(block, min(quantity, block.quantity))
+            moved = split_block(block, min(quantity, block.quantity))
             if moved is block:
                 stack.pop()
             moved.account_id = destination.id
@@ -347,7 +341,7 @@ def forward_issuance(issuance: Issuance, *, actor: User, now: datetime | None = 
                 moved.status = BlockStatus.cancelled
             db.session.flush()
             db.session.add(
-                _entry(
+                ledger_entry(
                     LedgerKind.forward if kind is AccountKind.holding else LedgerKind.cancellation,
                     moved,
                     issuance.pending_account_id,
@@ -356,6 +350,14 @@ def forward_issuance(issuance: Issuance, *, actor: User, now: datetime | None = 
                     now,
                     issuance_id=issuance.id,
                 )
+            )
+            emit(
+                "forward" if kind is AccountKind.holding else "cancellation",
+                programme_id=issuance.programme_id,
+                issuance=issuance.label,
+                to_account=destination.number,
+                holder=share.organisation.name,
+                **block_payload(moved),
             )
             quantity -= moved.quantity
     issuance.status = IssuanceStatus.forwarded
@@ -373,40 +375,9 @@ def forward_issuance(issuance: Issuance, *, actor: User, now: datetime | None = 
     return issuance
 
 
-def split_block(block: CreditBlock, quantity: int) -> CreditBlock:
-    """Split off the last `quantity` units of `block` as a new block (the owner keeps the first
-    sub-block, domain.md §5.5); the whole block itself when `quantity` is all of it."""
-    return _split(block, quantity)
-
-
-def _split(block: CreditBlock, quantity: int) -> CreditBlock:
-    kept, moved = serials.split_off(block.range, quantity)
-    if kept is None:
-        return block
-    block.serial_end = kept.end
-    db.session.flush()  # shrink first: the new block takes over the old end (unique constraint)
-    new = CreditBlock(
-        programme_id=block.programme_id,
-        site_id=block.site_id,
-        vintage=block.vintage,
-        serial_start=moved.start,
-        serial_end=moved.end,
-        account_id=block.account_id,
-        status=block.status,
-        issuance_id=block.issuance_id,
-        authorization_status=block.authorization_status,
-    )
-    db.session.add(new)
-    db.session.flush()
-    audit.record(
-        "registry.block_split",
-        actor=None,
-        actor_label="registry",
-        entity_type="credit_block",
-        entity_id=block.id,
-        after={"kept": str(kept), "split_off": str(moved), "new_block_id": new.id},
-    )
-    return new
+def issuance_of(request: IssuanceRequest, *, actor: User) -> Issuance | None:
+    """The issuance made from `request`, if the actor may see it."""
+    return db.session.scalar(policies.visible_issuances(actor).where(Issuance.request_id == request.id))
 
 
 def list_issuances(*, actor: User) -> sa.Select[tuple[Issuance]]:

@@ -13,6 +13,7 @@ from poa_manager.errors import InvalidInput, NotAllowed
 from poa_manager.registry import policies
 from poa_manager.registry.models import (
     AccountKind,
+    Article6Use,
     BlockStatus,
     CreditBlock,
     LedgerKind,
@@ -20,9 +21,11 @@ from poa_manager.registry.models import (
     TransactionKind,
     TransactionStatus,
 )
+from poa_manager.registry.services import article6
+from poa_manager.registry.services.blocks import ledger_entry, split_block
 from poa_manager.registry.services.controls import RegistryRefusal, ensure_not_frozen, ensure_open
+from poa_manager.registry.services.events import block_payload, emit
 from poa_manager.registry.services.holdings import account_of, get_holding_destination
-from poa_manager.registry.services.issuance import _entry, split_block
 
 _END_STATUS = {
     TransactionKind.transfer: BlockStatus.active,
@@ -52,6 +55,7 @@ def initiate_transaction(
     purpose: str | None = None,
     using_entity: str | None = None,
     idempotency_key: str | None = None,
+    article6_use: Article6Use | None = None,
     now: datetime | None = None,
 ) -> Transaction:
     """Propose moving `quantity` units of `block`: the last `quantity` serials are split off and
@@ -95,6 +99,8 @@ def initiate_transaction(
             errors={"quantity": [f"1 to {block.quantity}."]},
         )
     destination = _destination(block, kind, to_account_id, beneficiary, purpose, using_entity)
+    article6_use = Article6Use(article6_use) if article6_use else None
+    article6.check_use(block, kind, article6_use)
     if kind is TransactionKind.transfer and account.transfer_limit and quantity > account.transfer_limit:
         raise RegistryRefusal(
             f"The account's limit is {account.transfer_limit} credits per transfer.",
@@ -114,6 +120,7 @@ def initiate_transaction(
         beneficiary=_clean(beneficiary),
         purpose=_clean(purpose),
         using_entity=_clean(using_entity),
+        article6_use=article6_use,
     )
     db.session.add(transaction)
     db.session.flush()
@@ -256,7 +263,7 @@ def _complete(transaction: Transaction, *, now: datetime) -> None:
     transaction.completed_at = now
     db.session.flush()
     db.session.add(
-        _entry(
+        ledger_entry(
             _LEDGER_KIND[transaction.kind],
             block,
             transaction.from_account_id,
@@ -267,6 +274,17 @@ def _complete(transaction: Transaction, *, now: datetime) -> None:
         )
     )
     db.session.flush()
+    article6.on_completion(transaction, now=now)
+    emit(
+        transaction.kind.value,
+        programme_id=transaction.programme_id,
+        transaction=transaction.label,
+        from_account=transaction.from_account.number,
+        to_account=transaction.to_account.number,
+        beneficiary=transaction.beneficiary,
+        using_entity=transaction.using_entity,
+        **block_payload(block),
+    )
     audit.record(
         f"registry.{transaction.kind.value}_completed",
         actor=transaction.approved_by,

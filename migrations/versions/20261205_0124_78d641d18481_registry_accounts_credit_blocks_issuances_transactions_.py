@@ -1,8 +1,8 @@
-"""registry: accounts, credit blocks, issuances, transactions, ledger, freezes, suspension
+"""registry: accounts, credit blocks, issuances, transactions, ledger, freezes, suspension, Article 6.2, events
 
-Revision ID: b18b1c0d4e3f
+Revision ID: 78d641d18481
 Revises: df8c78cd43cf
-Create Date: 2026-12-05 00:49:22.671668
+Create Date: 2026-12-05 01:24:20.973222
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'b18b1c0d4e3f'
+revision = '78d641d18481'
 down_revision = 'df8c78cd43cf'
 branch_labels = None
 depends_on = None
@@ -30,6 +30,17 @@ def upgrade():
     sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_registry_accounts_organisation_id_organisations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_registry_accounts')),
     sa.UniqueConstraint('organisation_id', 'kind', name=op.f('uq_registry_accounts_organisation_id_kind'))
+    )
+    op.create_table('aef_reports',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('party', sa.String(length=2), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('content', sa.JSON(), nullable=False),
+    sa.Column('generated_by_id', sa.Integer(), nullable=False),
+    sa.Column('generated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['generated_by_id'], ['users.id'], name=op.f('fk_aef_reports_generated_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_aef_reports')),
+    sa.UniqueConstraint('party', 'year', name=op.f('uq_aef_reports_party_year'))
     )
     op.create_table('registry_switches',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -57,6 +68,47 @@ def upgrade():
     with op.batch_alter_table('allocation_shares', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_allocation_shares_programme_id'), ['programme_id'], unique=False)
 
+    op.create_table('authorizations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('programme_id', sa.Integer(), nullable=False),
+    sa.Column('authorizing_party', sa.String(length=2), nullable=False),
+    sa.Column('reference', sa.String(length=100), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('cooperative_approach', sa.String(length=6), nullable=False),
+    sa.Column('purposes', sa.JSON(), nullable=False),
+    sa.Column('first_transfer_definition', sa.Enum('issuance', 'authorization', 'first_international_transfer', name='firsttransferdefinition', native_enum=False, length=32), nullable=False),
+    sa.Column('quantity_tco2e', sa.Integer(), nullable=False),
+    sa.Column('vintage_first', sa.Integer(), nullable=False),
+    sa.Column('vintage_last', sa.Integer(), nullable=False),
+    sa.Column('using_parties', sa.JSON(), nullable=False),
+    sa.Column('using_entities', sa.JSON(), nullable=False),
+    sa.Column('sector', sa.String(length=100), nullable=False),
+    sa.Column('activity_type', sa.String(length=100), nullable=False),
+    sa.Column('authorized_on', sa.Date(), nullable=False),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('quantity_tco2e > 0', name=op.f('ck_authorizations_quantity_positive')),
+    sa.CheckConstraint('vintage_last >= vintage_first', name=op.f('ck_authorizations_vintages_ordered')),
+    sa.ForeignKeyConstraint(['programme_id'], ['programmes.id'], name=op.f('fk_authorizations_programme_id_programmes')),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'], name=op.f('fk_authorizations_recorded_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_authorizations')),
+    sa.UniqueConstraint('authorizing_party', 'reference', 'version', name=op.f('uq_authorizations_authorizing_party_reference_version'))
+    )
+    with op.batch_alter_table('authorizations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_authorizations_programme_id'), ['programme_id'], unique=False)
+
+    op.create_table('registry_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('programme_id', sa.Integer(), nullable=True),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['programme_id'], ['programmes.id'], name=op.f('fk_registry_events_programme_id_programmes')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_registry_events'))
+    )
+    with op.batch_alter_table('registry_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_registry_events_kind'), ['kind'], unique=False)
+
     op.create_table('registry_transactions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.Enum('transfer', 'retirement', 'cancellation', name='transactionkind', native_enum=False, length=32), nullable=False),
@@ -78,6 +130,7 @@ def upgrade():
     sa.Column('beneficiary', sa.String(length=200), nullable=True),
     sa.Column('purpose', sa.String(length=500), nullable=True),
     sa.Column('using_entity', sa.String(length=200), nullable=True),
+    sa.Column('article6_use', sa.Enum('use_ndc', 'use_oimp', 'omge_cancellation', 'voluntary_cancellation', name='article6use', native_enum=False, length=32), nullable=True),
     sa.CheckConstraint('approved_by_id IS NULL OR approved_by_id != initiated_by_id', name=op.f('ck_registry_transactions_approver_not_initiator')),
     sa.CheckConstraint('quantity > 0', name=op.f('ck_registry_transactions_quantity_positive')),
     sa.ForeignKeyConstraint(['approved_by_id'], ['users.id'], name=op.f('fk_registry_transactions_approved_by_id_users')),
@@ -121,6 +174,47 @@ def upgrade():
     with op.batch_alter_table('serial_freezes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_serial_freezes_programme_id'), ['programme_id'], unique=False)
 
+    op.create_table('article6_actions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('action_type', sa.Enum('authorization', 'first_transfer', 'transfer', 'acquisition', 'use_ndc', 'use_oimp', 'omge_cancellation', 'voluntary_cancellation', name='article6actiontype', native_enum=False, length=32), nullable=False),
+    sa.Column('authorization_id', sa.Integer(), nullable=False),
+    sa.Column('programme_id', sa.Integer(), nullable=False),
+    sa.Column('vintage', sa.Integer(), nullable=False),
+    sa.Column('serial_start', sa.BigInteger(), nullable=False),
+    sa.Column('serial_end', sa.BigInteger(), nullable=False),
+    sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('transferring_party', sa.String(length=2), nullable=True),
+    sa.Column('acquiring_party', sa.String(length=2), nullable=True),
+    sa.Column('using_party_or_entity', sa.String(length=200), nullable=True),
+    sa.Column('first_transfer', sa.Boolean(), nullable=False),
+    sa.Column('transaction_id', sa.Integer(), nullable=True),
+    sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('quantity = serial_end - serial_start + 1', name=op.f('ck_article6_actions_quantity_matches')),
+    sa.ForeignKeyConstraint(['authorization_id'], ['authorizations.id'], name=op.f('fk_article6_actions_authorization_id_authorizations')),
+    sa.ForeignKeyConstraint(['programme_id'], ['programmes.id'], name=op.f('fk_article6_actions_programme_id_programmes')),
+    sa.ForeignKeyConstraint(['transaction_id'], ['registry_transactions.id'], name=op.f('fk_article6_actions_transaction_id_registry_transactions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_article6_actions'))
+    )
+    with op.batch_alter_table('article6_actions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_article6_actions_authorization_id'), ['authorization_id'], unique=False)
+
+    op.create_table('corresponding_adjustments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('authorization_id', sa.Integer(), nullable=False),
+    sa.Column('party', sa.String(length=2), nullable=False),
+    sa.Column('vintage', sa.Integer(), nullable=False),
+    sa.Column('serial_start', sa.BigInteger(), nullable=False),
+    sa.Column('serial_end', sa.BigInteger(), nullable=False),
+    sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('trigger', sa.Enum('issuance', 'authorization', 'first_international_transfer', name='firsttransferdefinition', native_enum=False, length=32), nullable=False),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('quantity = serial_end - serial_start + 1', name=op.f('ck_corresponding_adjustments_quantity_matches')),
+    sa.ForeignKeyConstraint(['authorization_id'], ['authorizations.id'], name=op.f('fk_corresponding_adjustments_authorization_id_authorizations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_corresponding_adjustments'))
+    )
+    with op.batch_alter_table('corresponding_adjustments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_corresponding_adjustments_authorization_id'), ['authorization_id'], unique=False)
+
     op.create_table('issuances',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('request_id', sa.Integer(), nullable=False),
@@ -160,10 +254,12 @@ def upgrade():
     sa.Column('issuance_id', sa.Integer(), nullable=False),
     sa.Column('reserved_by_id', sa.Integer(), nullable=True),
     sa.Column('authorization_status', sa.Enum('mitigation_outcome', 'authorized', 'first_transferred', name='authorizationstatus', native_enum=False, length=32), nullable=False),
+    sa.Column('authorization_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint('serial_end >= serial_start', name=op.f('ck_credit_blocks_end_not_before_start')),
     sa.CheckConstraint('serial_start >= 1', name=op.f('ck_credit_blocks_start_positive')),
     sa.ForeignKeyConstraint(['account_id'], ['registry_accounts.id'], name=op.f('fk_credit_blocks_account_id_registry_accounts')),
+    sa.ForeignKeyConstraint(['authorization_id'], ['authorizations.id'], name=op.f('fk_credit_blocks_authorization_id_authorizations')),
     sa.ForeignKeyConstraint(['issuance_id'], ['issuances.id'], name=op.f('fk_credit_blocks_issuance_id_issuances')),
     sa.ForeignKeyConstraint(['programme_id'], ['programmes.id'], name=op.f('fk_credit_blocks_programme_id_programmes')),
     sa.ForeignKeyConstraint(['reserved_by_id'], ['registry_transactions.id'], name=op.f('fk_credit_blocks_reserved_by_id_registry_transactions')),
@@ -174,6 +270,7 @@ def upgrade():
     )
     with op.batch_alter_table('credit_blocks', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_credit_blocks_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_credit_blocks_authorization_id'), ['authorization_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_credit_blocks_issuance_id'), ['issuance_id'], unique=False)
         batch_op.create_index('ix_credit_blocks_range', ['programme_id', 'vintage', 'serial_start', 'serial_end'], unique=False)
         batch_op.create_index(batch_op.f('ix_credit_blocks_site_id'), ['site_id'], unique=False)
@@ -293,6 +390,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_credit_blocks_site_id'))
         batch_op.drop_index('ix_credit_blocks_range')
         batch_op.drop_index(batch_op.f('ix_credit_blocks_issuance_id'))
+        batch_op.drop_index(batch_op.f('ix_credit_blocks_authorization_id'))
         batch_op.drop_index(batch_op.f('ix_credit_blocks_account_id'))
 
     op.drop_table('credit_blocks')
@@ -300,6 +398,14 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_issuances_programme_id'))
 
     op.drop_table('issuances')
+    with op.batch_alter_table('corresponding_adjustments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_corresponding_adjustments_authorization_id'))
+
+    op.drop_table('corresponding_adjustments')
+    with op.batch_alter_table('article6_actions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_article6_actions_authorization_id'))
+
+    op.drop_table('article6_actions')
     with op.batch_alter_table('serial_freezes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_serial_freezes_programme_id'))
 
@@ -311,10 +417,19 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_registry_transactions_from_account_id'))
 
     op.drop_table('registry_transactions')
+    with op.batch_alter_table('registry_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_registry_events_kind'))
+
+    op.drop_table('registry_events')
+    with op.batch_alter_table('authorizations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_authorizations_programme_id'))
+
+    op.drop_table('authorizations')
     with op.batch_alter_table('allocation_shares', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_allocation_shares_programme_id'))
 
     op.drop_table('allocation_shares')
     op.drop_table('registry_switches')
+    op.drop_table('aef_reports')
     op.drop_table('registry_accounts')
     # ### end Alembic commands ###
