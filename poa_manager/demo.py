@@ -17,6 +17,7 @@ from poa_manager.database import db, utcnow
 from poa_manager.monitoring import services as monitoring_services
 from poa_manager.programmes import services as programme_services
 from poa_manager.programmes.rules import Mechanism
+from poa_manager.registry import services as registry_services
 from poa_manager.sites import services as site_services
 
 DEMO_PASSWORD = "sunrise-over-mekong-26"  # printed in the README; never use the demo in production
@@ -31,6 +32,7 @@ ORGANISATIONS = {
         OrganisationKind.host_government,
         "VN",
     ),
+    "japan": ("Government of Japan (Ministry of the Environment)", OrganisationKind.host_government, "JP"),
 }
 
 # (e-mail, name, organisation key); the first is the platform administrator.
@@ -43,6 +45,8 @@ USERS = [
     ("reviewer@demo.example.org", "Taro Reviewer", "tpe"),  # approves the statement (four eyes)
     ("registry@demo.example.org", "Thu Registry", "secretariat"),
     ("government@demo.example.org", "Lan Government", "government"),
+    ("trader@demo.example.org", "Quang Trader", "cme"),  # the CME's second person: approves its transfers
+    ("japan@demo.example.org", "Yuki Tanaka", "japan"),  # holds Japan's share of the credits
 ]
 
 PROGRAMME = {
@@ -235,6 +239,18 @@ def seed(*, settings: account_services.AccountSettings, upload_folder: Path | No
         site_id=sites[0].id,
     )
     site_services.advance_crediting(today=today)
+    # Credits go 50 % to Japan (MOEJ model project rule, domain.md §4.4), 10 % to Viet Nam and 40 %
+    # to the participant once the registry forwards an issuance.
+    registry_services.set_allocation_table(
+        programme,
+        actor=coordinator,
+        jcm_model_project=True,
+        shares=[
+            {"organisation_id": organisations["japan"].id, "share_percent": Decimal(50)},
+            {"organisation_id": organisations["government"].id, "share_percent": Decimal(10)},
+            {"organisation_id": organisations["cme"].id, "share_percent": Decimal(40)},
+        ],
+    )
     if upload_folder is not None:
         _seed_readings(sites[0], users["operator@demo.example.org"], upload_folder)
     return True

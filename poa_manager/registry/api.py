@@ -279,7 +279,6 @@ def list_authorizations(programme_id):
 def record_authorization(payload, programme_id):
     """Record a letter of authorization (the host government)"""
     programme = programme_services.get_programme(programme_id, actor=g.api_user)
-    payload["purposes"] = [p.value for p in payload["purposes"]]
     authorization = services.record_authorization(programme, actor=g.api_user, **payload)
     db.session.commit()
     return authorization
@@ -302,3 +301,39 @@ def authorize_units(payload, authorization_id):
 def corresponding_adjustments(args):
     """Corresponding adjustments recorded for a Party at first transfer, optionally by vintage"""
     return services.adjustments(args["party"], year=args["year"])
+
+
+@blp.route("/aef-reports", methods=["GET"])
+@blp.response(200, schemas.AefReportSchema(many=True))
+def list_aef_reports():
+    """AEF reports you may see: your Party's (host governments), all (registry administrators)"""
+    return services.list_aef_reports(actor=g.api_user)
+
+
+@blp.route("/aef-reports", methods=["POST"])
+@blp.arguments(schemas.AefRequestSchema)
+@blp.response(201, schemas.AefReportSchema)
+def generate_aef_report(payload):
+    """Generate a Party's AEF report for a year, frozen once generated (a second call returns it)"""
+    report = services.generate_aef_report(actor=g.api_user, **payload)
+    db.session.commit()
+    return report
+
+
+@blp.route("/aef-reports/<int:report_id>")
+@blp.response(200, schemas.AefReportSchema)
+def get_aef_report(report_id):
+    """One AEF report: the five tables and the totals"""
+    return services.get_aef_report(report_id, actor=g.api_user)
+
+
+@blp.route("/aef-reports/<int:report_id>.<any(json, csv, xlsx):fmt>")
+@blp.response(200, {"type": "string", "format": "binary"})
+def aef_report_file(report_id, fmt):
+    """The frozen report as JSON, CSV or XLSX"""
+    report = services.get_aef_report(report_id, actor=g.api_user)
+    body, mimetype = services.report_file(report, fmt)
+    name = f"aef-{report.party}-{report.year}.{fmt}"
+    return Response(
+        body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )

@@ -213,7 +213,11 @@ class AuthorizationSchema(Schema):
     reference = fields.String(required=True, validate=validate.Length(min=1, max=100))
     version = fields.Integer(dump_only=True)
     cooperative_approach = fields.String(required=True, metadata={"description": "CA + 4 digits"})
-    purposes = fields.List(fields.Enum(AuthorizationPurpose, by_value=True), required=True)
+    purposes = fields.List(
+        fields.String(validate=validate.OneOf([p.value for p in AuthorizationPurpose])),
+        required=True,
+        validate=validate.Length(min=1),
+    )
     first_transfer_definition = fields.Enum(FirstTransferDefinition, by_value=True, required=True)
     quantity_tco2e = fields.Integer(required=True, validate=validate.Range(min=1))
     vintage_first = fields.Integer(required=True, validate=validate.Range(min=1990, max=2100))
@@ -245,3 +249,18 @@ class AdjustmentSchema(Schema):
 class AdjustmentArgs(Schema):
     party = fields.String(required=True, validate=validate.Length(equal=2))
     year = fields.Integer(load_default=None)
+
+
+class AefRequestSchema(Schema):
+    party = fields.String(required=True, validate=validate.Length(equal=2))
+    year = fields.Integer(required=True, validate=validate.Range(min=1990, max=2100))
+
+
+class AefReportSchema(Schema):
+    id = fields.Integer()
+    party = fields.String()
+    year = fields.Integer()
+    generated_at = fields.DateTime()
+    generated_by_id = fields.Integer()
+    totals = fields.Dict(attribute="content.totals")
+    tables = fields.Dict(attribute="content.tables")

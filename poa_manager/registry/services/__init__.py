@@ -5,6 +5,13 @@ The rules: domain.md §4.4 (JCM registry operations and allocation), §5 (Articl
 arithmetic is in `serials`, the refusal codes in `checks`.
 """
 
+from poa_manager.registry.services.aef_reports import (
+    can_report,
+    generate_aef_report,
+    get_aef_report,
+    list_aef_reports,
+    report_file,
+)
 from poa_manager.registry.services.article6 import (
     adjustments,
     authorize_units,
@@ -76,6 +83,11 @@ from poa_manager.registry.services.transactions import (
 )
 
 __all__ = [
+    "can_report",
+    "generate_aef_report",
+    "get_aef_report",
+    "list_aef_reports",
+    "report_file",
     "adjustments",
     "authorize_units",
     "authorized_so_far",

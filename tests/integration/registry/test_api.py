@@ -87,3 +87,52 @@ def test_the_registry_through_the_api(client, world, registry, make_verified, al
     retirements = client.get(f"{V}/public/retirements.csv").data.decode()
     assert "Hanoi Metro JSC" in retirements and serial.rsplit(".", 1)[0] in retirements
     assert client.get(f"{V}/accounts").status_code == 401  # the rest still needs a token
+
+
+def test_article6_and_the_aef_report_through_the_api(client, registered, registry, issued, api_headers_for):
+    from poa_manager.accounts.roles import Role
+    from tests.factories import MembershipFactory, UserFactory
+
+    official = UserFactory(organisation=registry.host)
+    MembershipFactory(user=official, programme=registered, role=Role.viewer)  # as the demo's government
+    government = api_headers_for(official)
+    authorization = {
+        "reference": "LoA-2025-7",
+        "cooperative_approach": "CA0001",
+        "purposes": ["ndc"],
+        "first_transfer_definition": "authorization",
+        "quantity_tco2e": 50,
+        "vintage_first": 2025,
+        "vintage_last": 2025,
+        "sector": "Energy",
+        "activity_type": "Solar PV",
+        "authorized_on": "2025-12-01",
+        "using_parties": ["JP"],
+    }
+    url = f"{V}/programmes/{registered.id}/authorizations"
+    assert client.post(url, json=authorization, headers=api_headers_for(registry.admin)).status_code == 403
+    created = client.post(url, json=authorization, headers=government)
+    assert created.status_code == 201, created.json
+    units = client.post(
+        f"{V}/authorizations/{created.json['id']}/units", json={"quantity": 50}, headers=government
+    )
+    assert units.status_code == 200 and sum(b["quantity"] for b in units.json) == 50
+    assert all(b["authorization_status"] == "first_transferred" for b in units.json)  # at authorization
+    assert units.json[0]["itmo_first"].startswith("CA0001-POAM-VN-")
+    adjustments = client.get(
+        f"{V}/corresponding-adjustments", query_string={"party": "VN"}, headers=government
+    )
+    assert sum(a["quantity"] for a in adjustments.json) == 50
+
+    from poa_manager.database import utcnow
+
+    report = client.post(f"{V}/aef-reports", json={"party": "VN", "year": utcnow().year}, headers=government)
+    assert report.status_code == 201 and report.json["totals"]["first_transfers"] == 50
+    csv_file = client.get(f"{V}/aef-reports/{report.json['id']}.csv", headers=government)
+    assert csv_file.status_code == 200 and b"T4 Holdings" in csv_file.data
+    assert (
+        client.get(
+            f"{V}/aef-reports/{report.json['id']}", headers=api_headers_for(registry.trader)
+        ).status_code
+        == 403
+    )

@@ -167,3 +167,58 @@ def test_under_the_issuance_definition_units_first_transfer_at_issuance(
     assert sum(q for s, q in statuses if s == "first_transferred") == 30
     assert sum(a.quantity for a in services.adjustments("VN")) == 30
     assert services.authorized_so_far(authorization) == 30
+
+
+def test_the_aef_report_totals_equal_the_ledger_and_it_stays_frozen(registered, registry, government, issued):
+    from poa_manager.database import utcnow
+    from poa_manager.registry.models import LedgerEntry, LedgerKind, Transaction
+
+    authorization = services.record_authorization(registered, actor=government, **AUTHORIZATION)
+    authorized = services.authorize_units(authorization, actor=government, quantity=150)
+    block = next(b for b in authorized if b.account.organisation_id == registry.participant.id)
+    first = move(
+        registry, block, 20, registry.japan, initiator=registry.trader, approver=registry.trader_colleague
+    )
+    japan_user = UserFactory(organisation=registry.japan)
+    use = services.initiate_transaction(
+        first.block,
+        actor=japan_user,
+        kind=TransactionKind.retirement,
+        quantity=8,
+        beneficiary="Government of Japan",
+        purpose="NDC 2030",
+        using_entity="JP",
+        article6_use="use_ndc",
+    )
+    services.approve_transaction(use, actor=registry.admin)
+    year = utcnow().year
+    with pytest.raises(NotAllowed):
+        services.generate_aef_report(actor=registry.trader, party="VN", year=year)
+    report = services.generate_aef_report(actor=government, party="VN", year=year)
+    totals = report.content["totals"]
+
+    # T9: the report's totals against the ledger and the adjustment records.
+    used_ndc = db.session.scalar(
+        sa.select(sa.func.sum(LedgerEntry.quantity))
+        .join(Transaction, Transaction.id == LedgerEntry.transaction_id)
+        .where(LedgerEntry.kind == LedgerKind.retirement, Transaction.article6_use == "use_ndc")
+    )
+    adjusted = sum(a.quantity for a in services.adjustments("VN"))
+    held = report.content["tables"]["T4 Holdings"]
+    print(
+        f"T9: AEF {year} for VN — first transfers {totals['first_transfers']} = adjustments {adjusted}, "
+        f"NDC use {totals['use_ndc']} = ledger {used_ndc}; export totals match the ledger for 1 vintage"
+    )
+    assert totals["first_transfers"] == adjusted == 20
+    assert totals["use_ndc"] == used_ndc == 8
+    assert sum(row["Quantity (tCO2e)"] for row in held) == 150
+    assert len(report.content["tables"]["T2 Authorizations"]) == 1
+
+    # Frozen: more movements later do not change the generated report.
+    more = services.authorize_units(authorization, actor=government, quantity=10)
+    assert more
+    again = services.generate_aef_report(actor=registry.admin, party="VN", year=year)
+    assert again.id == report.id and again.content["totals"] == totals
+    body, mimetype = services.report_file(report, "csv")
+    assert mimetype == "text/csv" and b"T3 Actions" in body and b"CA0001-POAM-VN-" in body
+    assert services.report_file(report, "xlsx")[0][:2] == b"PK"
