@@ -1,6 +1,7 @@
 """Pages of the registry: the user's registry overview, issuance approval and forwarding, the
 allocation table, accounts with their blocks and transaction forms, transactions, serial freezes,
-the suspension switch, and (with no login) the serial lookup and the public CSVs."""
+the suspension switch, Article 6.2 (authorizations, authorized units, corresponding adjustments),
+and (with no login) the serial lookup and the public CSVs."""
 
 import secrets
 
@@ -8,6 +9,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_login import current_user, login_required
 
 from poa_manager.accounts.models import Organisation
+from poa_manager.accounts.roles import OrganisationKind
 from poa_manager.database import db, utcnow
 from poa_manager.errors import DomainError, InvalidInput, RuleViolation
 from poa_manager.monitoring import services as monitoring_services
@@ -15,8 +17,12 @@ from poa_manager.programmes import services as programme_services
 from poa_manager.registry import policies, serials, services
 from poa_manager.registry.forms import (
     ALLOCATION_ROWS,
+    ARTICLE6_USE_LABELS,
     AccountControlsForm,
+    AdjustmentSearchForm,
     AllocationForm,
+    AuthorizationForm,
+    AuthorizeUnitsForm,
     CancelForm,
     ConfirmForm,
     FreezeForm,
@@ -30,6 +36,7 @@ from poa_manager.registry.forms import (
 from poa_manager.registry.models import (
     AccountKind,
     BlockStatus,
+    FirstTransferDefinition,
     Issuance,
     IssuanceStatus,
     SerialFreeze,
@@ -56,6 +63,8 @@ def _template_helpers() -> dict:
         "policies": policies,
         "suspension": services.current_suspension(),
         "serial_of": services.serial_of,
+        "itmo_identifier": services.itmo_identifier,
+        "article6_use_labels": ARTICLE6_USE_LABELS,
         "new_key": lambda: secrets.token_urlsafe(16),
     }
 
@@ -123,9 +132,18 @@ def index():
         balances=balances,
         to_approve=to_approve,
         administers=administers,
+        government_party=_government_party(),
         confirm_form=ConfirmForm(),
         **context,
     )
+
+
+def _government_party() -> str | None:
+    """The country a host-government user speaks for (services.is_host_government needs a programme)."""
+    organisation = current_user.organisation
+    if organisation.kind is not OrganisationKind.host_government:
+        return None
+    return (organisation.country_code or "").upper() or None
 
 
 @bp.post("/registry/suspension")
@@ -376,7 +394,7 @@ def initiate(block_id: int, kind: str):
         return redirect(url_for("registry.account", account_id=account_id))
     details = {
         name: getattr(form, name).data
-        for name in ("to_account_id", "beneficiary", "purpose", "using_entity")
+        for name in ("to_account_id", "beneficiary", "purpose", "using_entity", "article6_use")
         if hasattr(form, name)
     }
     try:
@@ -520,6 +538,118 @@ def lift_freeze(freeze_id: int):
     if ConfirmForm().validate_on_submit():
         perform(freeze, services.lift_freeze, "Freeze of serials {subject.range} lifted.")
     return redirect(url_for("registry.freezes"))
+
+
+# --- Article 6.2 ----------------------------------------------------------------------------------
+
+
+@bp.route("/programmes/<int:programme_id>/authorizations", methods=["GET", "POST"])
+@login_required
+def authorizations(programme_id: int):
+    programme = programme_services.get_programme(programme_id, actor=current_user)
+    form = AuthorizationForm()
+    if form.validate_on_submit():
+        try:
+            authorization = services.record_authorization(
+                programme,
+                actor=current_user,
+                reference=form.reference.data,
+                cooperative_approach=form.cooperative_approach.data,
+                purposes=form.purposes.data,
+                first_transfer_definition=FirstTransferDefinition(form.first_transfer_definition.data),
+                quantity_tco2e=form.quantity_tco2e.data,
+                vintage_first=form.vintage_first.data,
+                vintage_last=form.vintage_last.data,
+                using_parties=form.parties,
+                using_entities=form.entities,
+                sector=form.sector.data,
+                activity_type=form.activity_type.data,
+                authorized_on=form.authorized_on.data,
+            )
+        except (InvalidInput, RuleViolation) as error:
+            db.session.rollback()
+            place_errors(form, error)
+        else:
+            db.session.commit()
+            flash(
+                f"Authorization {authorization.label} recorded: {authorization.quantity_tco2e} tCO2e of "
+                f"{programme.reference}. Apply it to units below.",
+                "success",
+            )
+            return redirect(url_for("registry.authorization", authorization_id=authorization.id))
+    elif form.errors:
+        flash("Check the highlighted fields.", "error")
+    return render_template(
+        "registry/authorizations.html",
+        programme=programme,
+        authorizations=[(a, services.authorized_so_far(a)) for a in services.list_authorizations(programme)],
+        form=form,
+        can_record=services.is_host_government(current_user, programme),
+    )
+
+
+def _itmo_range(block) -> str:
+    first = services.itmo_identifier(block, block.serial_start)
+    return f"{first} to {services.itmo_identifier(block, block.serial_end)}"
+
+
+@bp.route("/registry/authorizations/<int:authorization_id>", methods=["GET", "POST"])
+@login_required
+def authorization(authorization_id: int):
+    authorization = services.get_authorization(authorization_id, actor=current_user)
+    form = AuthorizeUnitsForm()
+    if form.validate_on_submit():
+        try:
+            blocks = services.authorize_units(authorization, actor=current_user, quantity=form.quantity.data)
+        except (InvalidInput, RuleViolation) as error:
+            db.session.rollback()
+            place_errors(form, error)
+        else:
+            db.session.commit()
+            shown = "; ".join(_itmo_range(b) for b in blocks[:5]) + ("; …" if len(blocks) > 5 else "")
+            flash(
+                f"{sum(b.quantity for b in blocks)} units authorized under {authorization.label}: {shown}.",
+                "success",
+            )
+            return redirect(url_for("registry.authorization", authorization_id=authorization_id))
+    elif form.errors:
+        flash("Check the highlighted fields.", "error")
+    applied = services.authorized_so_far(authorization)
+    return render_template(
+        "registry/authorization.html",
+        authorization=authorization,
+        applied=applied,
+        remaining=authorization.quantity_tco2e - applied,
+        adjustments=services.adjustments(authorization.authorizing_party, authorization_id=authorization.id),
+        blocks=services.authorized_blocks(authorization),
+        actions=services.article6_actions(authorization=authorization),
+        form=form,
+        can_apply=services.is_host_government(current_user, authorization.programme),
+    )
+
+
+@bp.get("/registry/adjustments")
+@login_required
+def adjustments():
+    form = AdjustmentSearchForm(request.args)
+    results, totals, status = None, {}, 200
+    if "party" in request.args:
+        if form.validate():
+            results = services.adjustments(form.party.data, year=form.year.data)
+            for adjustment in results:
+                totals[adjustment.vintage] = totals.get(adjustment.vintage, 0) + adjustment.quantity
+        else:
+            status = 422
+    return (
+        render_template(
+            "registry/adjustments.html",
+            form=form,
+            results=results,
+            totals=sorted(totals.items()),
+            total=sum(totals.values()),
+        ),
+        status,
+    )
 
 
 # --- public: no login ---------------------------------------------------------------------------

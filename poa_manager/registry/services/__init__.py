@@ -14,7 +14,9 @@ from poa_manager.registry.services.aef_reports import (
 )
 from poa_manager.registry.services.article6 import (
     adjustments,
+    article6_actions,
     authorize_units,
+    authorized_blocks,
     authorized_so_far,
     configure_registry,
     get_authorization,
@@ -89,6 +91,8 @@ __all__ = [
     "list_aef_reports",
     "report_file",
     "adjustments",
+    "article6_actions",
+    "authorized_blocks",
     "authorize_units",
     "authorized_so_far",
     "configure_registry",

@@ -455,10 +455,42 @@ def get_authorization(authorization_id: int, *, actor: User) -> Authorization:
     return authorization
 
 
-def adjustments(party: str, *, year: int | None = None) -> list[CorrespondingAdjustment]:
+def authorized_blocks(authorization: Authorization) -> list[CreditBlock]:
+    """The blocks carrying the authorization, in serial order."""
+    return list(
+        db.session.scalars(
+            sa.select(CreditBlock)
+            .where(CreditBlock.authorization_id == authorization.id)
+            .order_by(CreditBlock.vintage, CreditBlock.serial_start)
+        )
+    )
+
+
+def article6_actions(
+    *, authorization: Authorization | None = None, block: CreditBlock | None = None
+) -> list[Article6Action]:
+    """The Article 6 actions of an authorization, or those covering a block's serials, oldest first."""
+    query = sa.select(Article6Action).order_by(Article6Action.id)
+    if authorization is not None:
+        query = query.where(Article6Action.authorization_id == authorization.id)
+    if block is not None:
+        query = query.where(
+            Article6Action.programme_id == block.programme_id,
+            Article6Action.vintage == block.vintage,
+            Article6Action.serial_start <= block.serial_end,
+            Article6Action.serial_end >= block.serial_start,
+        )
+    return list(db.session.scalars(query))
+
+
+def adjustments(
+    party: str, *, year: int | None = None, authorization_id: int | None = None
+) -> list[CorrespondingAdjustment]:
     query = sa.select(CorrespondingAdjustment).where(CorrespondingAdjustment.party == party.upper())
     if year is not None:
         query = query.where(CorrespondingAdjustment.vintage == year)
+    if authorization_id is not None:
+        query = query.where(CorrespondingAdjustment.authorization_id == authorization_id)
     return list(db.session.scalars(query.order_by(CorrespondingAdjustment.id)))
 
 

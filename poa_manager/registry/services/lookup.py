@@ -22,6 +22,7 @@ from poa_manager.registry.models import (
     LedgerKind,
     Transaction,
 )
+from poa_manager.registry.services import article6
 from poa_manager.sites.models import Site
 from poa_manager.verification.models import Verification
 
@@ -41,6 +42,7 @@ class BlockHistory:
     request: IssuanceRequest
     report: MonitoringReport
     verification: Verification | None
+    article6_actions: list  # Article6Action rows covering these serials
 
 
 def lookup_serial(text: str) -> list[BlockHistory]:
@@ -103,6 +105,7 @@ def history_of(block: CreditBlock) -> BlockHistory:
         request=issuance.request,
         report=issuance.request.report,
         verification=verification,
+        article6_actions=article6.article6_actions(block=block),
     )
 
 
