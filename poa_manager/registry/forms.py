@@ -240,3 +240,16 @@ class AdjustmentSearchForm(FlaskForm):
         description="The first transferring Party: a two-letter country code, e.g. VN.",
     )
     year = IntegerField("Vintage", validators=[Optional(), NumberRange(min=1990, max=2100)])
+
+
+class AefForm(FlaskForm):
+    party = StringField(
+        "Party",
+        validators=[InputRequired(), Length(min=2, max=2)],
+        description="The reporting Party: a two-letter country code, e.g. VN.",
+    )
+    year = IntegerField(
+        "Year",
+        validators=[InputRequired(), NumberRange(min=1990, max=2100)],
+        description="The calendar year reported; holdings are as at 31 December.",
+    )

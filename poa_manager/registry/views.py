@@ -20,6 +20,7 @@ from poa_manager.registry.forms import (
     ARTICLE6_USE_LABELS,
     AccountControlsForm,
     AdjustmentSearchForm,
+    AefForm,
     AllocationForm,
     AuthorizationForm,
     AuthorizeUnitsForm,
@@ -687,3 +688,48 @@ def issuances_csv():
 @bp.get("/registry/public/retirements.csv")
 def retirements_csv():
     return _csv("retirements")
+
+
+# --- AEF reports --------------------------------------------------------------------------------
+
+
+@bp.route("/registry/aef", methods=["GET", "POST"])
+@login_required
+def aef_reports():
+    party = (current_user.organisation.country_code or "").upper()
+    form = AefForm(party=party, year=utcnow().year - 1)
+    if form.validate_on_submit():
+        try:
+            report = services.generate_aef_report(
+                actor=current_user, party=form.party.data.upper(), year=form.year.data
+            )
+        except (InvalidInput, RuleViolation) as error:
+            db.session.rollback()
+            place_errors(form, error)
+        else:
+            db.session.commit()
+            return redirect(url_for("registry.aef_report", report_id=report.id))
+    return render_template(
+        "registry/aef_reports.html",
+        form=form,
+        reports=services.list_aef_reports(actor=current_user),
+        may_report=services.can_report(current_user, form.party.data.upper() if form.party.data else party),
+    )
+
+
+@bp.get("/registry/aef/<int:report_id>")
+@login_required
+def aef_report(report_id: int):
+    report = services.get_aef_report(report_id, actor=current_user)
+    return render_template("registry/aef_report.html", report=report, content=report.content)
+
+
+@bp.get("/registry/aef/<int:report_id>.<any(json, csv, xlsx):fmt>")
+@login_required
+def aef_report_file(report_id: int, fmt: str):
+    report = services.get_aef_report(report_id, actor=current_user)
+    body, mimetype = services.report_file(report, fmt)
+    name = f"aef-{report.party}-{report.year}.{fmt}"
+    return Response(
+        body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )

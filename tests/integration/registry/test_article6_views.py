@@ -349,3 +349,33 @@ def test_the_authorization_page_lists_its_units_actions_and_the_lookup_shows_the
     assert 'data-action="authorization"' in page
     lookup = client.get("/registry/serials", query_string={"q": block.serial}).data.decode()
     assert 'data-testid="article6-history"' in lookup and 'data-action="authorization"' in lookup
+
+
+def test_the_government_generates_its_aef_report_on_the_page_and_downloads_it(
+    registered, registry, issued, login_as
+):
+    import csv
+    import io
+
+    from poa_manager.database import utcnow
+    from tests.integration.registry.test_article6 import AUTHORIZATION
+
+    official = UserFactory(organisation=registry.host)
+    authorization = services.record_authorization(
+        registered, actor=official, **{**AUTHORIZATION, "first_transfer_definition": "authorization"}
+    )
+    services.authorize_units(authorization, actor=official, quantity=40)
+    browser = login_as(official)
+    form = browser.get("/registry/aef").data.decode()
+    assert 'value="VN"' in form
+    refused = login_as(registry.trader).post("/registry/aef", data={"party": "VN", "year": utcnow().year})
+    assert refused.status_code == 403
+    made = browser.post("/registry/aef", data={"party": "VN", "year": utcnow().year})
+    assert made.status_code == 302
+    page = browser.get(made.headers["Location"]).data.decode()
+    assert 'data-testid="first-transfers">40<' in page and "T4 Holdings" in page
+    report_id = made.headers["Location"].rsplit("/", 1)[1]
+    rows = list(csv.reader(io.StringIO(browser.get(f"/registry/aef/{report_id}.csv").data.decode())))
+    assert sum(int(r[8]) for r in rows if r[0] == "T3 Actions" and r[12] == "First transfer") == 40
+    again = browser.post("/registry/aef", data={"party": "VN", "year": utcnow().year})
+    assert again.headers["Location"] == made.headers["Location"]  # frozen: the same report
