@@ -219,6 +219,13 @@ def set_suspension(payload):
     return switch
 
 
+@blp.route("/registry/events")
+@blp.response(200, schemas.EventSchema(many=True))
+def registry_events():
+    """The newest registry events that concern you, with serial ranges and transaction ids"""
+    return services.events_for(g.api_user)
+
+
 @blp.route("/registry/reconciliation")
 @blp.response(200, schemas.ReconciliationSchema)
 def reconciliation():

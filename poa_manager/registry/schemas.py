@@ -264,3 +264,11 @@ class AefReportSchema(Schema):
     generated_by_id = fields.Integer()
     totals = fields.Dict(attribute="content.totals")
     tables = fields.Dict(attribute="content.tables")
+
+
+class EventSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    programme_id = fields.Integer(allow_none=True)
+    occurred_at = fields.DateTime()
+    payload = fields.Dict(metadata={"description": "Serial, range, quantity, transaction and accounts"})

@@ -733,3 +733,9 @@ def aef_report_file(report_id: int, fmt: str):
     return Response(
         body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
+
+
+@bp.get("/registry/events")
+@login_required
+def events():
+    return render_template("registry/events.html", events=services.events_for(current_user))

@@ -39,6 +39,7 @@ from poa_manager.registry.services.controls import (
     set_suspension,
     switch_state,
 )
+from poa_manager.registry.services.events import events_for
 from poa_manager.registry.services.holdings import (
     account_of,
     get_account,
@@ -115,6 +116,7 @@ __all__ = [
     "complete_transaction",
     "current_suspension",
     "ensure_not_frozen",
+    "events_for",
     "ensure_open",
     "forward_issuance",
     "freeze_range",

@@ -263,3 +263,19 @@ def test_two_overlapping_blocks_are_refused_by_the_database(registry, issued):
                     "now": utcnow(),
                 },
             )
+
+
+def test_notifications_name_the_serial_range_and_the_transaction(
+    registry, issued, login_as, client, api_headers_for
+):
+    transaction = transfer(registry, participant_block(registry), 6)
+    services.approve_transaction(transaction, actor=registry.trader_colleague)
+    mine = services.events_for(registry.buyer_user)
+    assert [e.kind for e in mine] == ["transfer"]
+    payload = mine[0].payload
+    assert payload["transaction"] == transaction.label and payload["quantity"] == 6
+    assert payload["serial"] == transaction.block.serial
+    page = login_as(registry.buyer_user).get("/registry/events").data.decode()
+    assert transaction.label in page and transaction.block.serial in page
+    api = client.get("/api/v1/registry/events", headers=api_headers_for(registry.admin)).json
+    assert {"issuance", "forward", "transfer"} <= {e["kind"] for e in api}
