@@ -114,80 +114,56 @@ def public_csv(kind: str) -> bytes:
     beneficiary, purpose and using entity. Formula-safe."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
+    serial_of_entry = _EntrySerials()
     if kind == "issuances":
         writer.writerow(["serial", "programme", "site", "vintage", "quantity", "issuance", "issued_at"])
         query = sa.select(LedgerEntry).where(LedgerEntry.kind == LedgerKind.issuance).order_by(LedgerEntry.id)
         for entry in db.session.scalars(query):
-            block = _block_at(entry)
-            writer.writerow(
-                _safe(
-                    [
-                        _serial_at(block, entry),
-                        block.programme.reference,
-                        block.site.reference,
-                        entry.vintage,
-                        entry.quantity,
-                        f"ISS-{entry.issuance_id:05d}",
-                        entry.recorded_at.date(),
-                    ]
-                )
-            )
-    else:
-        writer.writerow(
-            [
-                "serial",
-                "programme",
-                "site",
-                "vintage",
-                "quantity",
-                "retired_at",
-                "beneficiary",
-                "purpose",
-                "using_entity",
-                "transaction",
-            ]
-        )
-        query = (
-            sa.select(LedgerEntry, Transaction)
-            .join(Transaction, Transaction.id == LedgerEntry.transaction_id)
-            .where(LedgerEntry.kind == LedgerKind.retirement)
-            .order_by(LedgerEntry.id)
-        )
-        for entry, transaction in db.session.execute(query):
-            block = _block_at(entry)
-            writer.writerow(
-                _safe(
-                    [
-                        _serial_at(block, entry),
-                        block.programme.reference,
-                        block.site.reference,
-                        entry.vintage,
-                        entry.quantity,
-                        entry.recorded_at.date(),
-                        transaction.beneficiary,
-                        transaction.purpose,
-                        transaction.using_entity,
-                        transaction.label,
-                    ]
-                )
-            )
+            serial, programme, site = serial_of_entry(entry)
+            issuance = f"ISS-{entry.issuance_id:05d}"
+            row = [serial, programme, site, entry.vintage, entry.quantity, issuance, entry.recorded_at.date()]
+            writer.writerow(_safe(row))
+        return buffer.getvalue().encode()
+    writer.writerow(
+        ["serial", "programme", "site", "vintage", "quantity", "retired_at", "beneficiary", "purpose"]
+        + ["using_entity", "transaction"]
+    )
+    query = (
+        sa.select(LedgerEntry, Transaction)
+        .join(Transaction, Transaction.id == LedgerEntry.transaction_id)
+        .where(LedgerEntry.kind == LedgerKind.retirement)
+        .order_by(LedgerEntry.id)
+    )
+    for entry, transaction in db.session.execute(query):
+        serial, programme, site = serial_of_entry(entry)
+        row = [serial, programme, site, entry.vintage, entry.quantity, entry.recorded_at.date()]
+        row += [transaction.beneficiary, transaction.purpose, transaction.using_entity, transaction.label]
+        writer.writerow(_safe(row))
     return buffer.getvalue().encode()
 
 
-def _block_at(entry: LedgerEntry) -> CreditBlock:
-    return db.session.scalar(
-        sa.select(CreditBlock).where(
-            CreditBlock.programme_id == entry.programme_id,
-            CreditBlock.vintage == entry.vintage,
-            CreditBlock.serial_start <= entry.serial_start,
-            CreditBlock.serial_end >= entry.serial_start,
+class _EntrySerials:
+    """The readable serial of a ledger row's range, with programmes and sites read once each (a
+    public CSV of every issuance must not query per row)."""
+
+    def __init__(self) -> None:
+        self.programmes: dict[int, Programme] = {}
+        self.sites: dict[int, str] = {}
+
+    def __call__(self, entry: LedgerEntry) -> tuple[str, str, str]:
+        programme = self.programmes.get(entry.programme_id) or db.session.get(Programme, entry.programme_id)
+        self.programmes[entry.programme_id] = programme
+        if entry.site_id not in self.sites:
+            self.sites[entry.site_id] = db.session.get(Site, entry.site_id).reference
+        site = self.sites[entry.site_id]
+        prefix = serials.SerialPrefix(
+            mechanism=serials.MECHANISM_CODES[programme.mechanism.value],
+            host_country=programme.host_country,
+            programme=programme.reference,
+            site=site,
+            vintage=entry.vintage,
         )
-    )
-
-
-def _serial_at(block: CreditBlock, entry: LedgerEntry) -> str:
-    prefix, _ = serials.parse_serial(serial_of(block))
-    return serials.format_serial(prefix, entry.range)
+        return serials.format_serial(prefix, entry.range), programme.reference, site
 
 
 def _safe(row: list) -> list:
