@@ -1,5 +1,5 @@
 """`flask poa …`: first administrator, demo data, audit-chain check, registry reconciliation and
-due transfers, readings import, worker."""
+due transfers, webhook delivery, readings import, worker."""
 
 import os
 from pathlib import Path
@@ -101,6 +101,21 @@ def registry_due() -> None:
         raise click.ClickException(error.message) from error
     db.session.commit()
     click.echo(f"{len(done)} transactions completed: {', '.join(t.label for t in done) or 'none due'}.")
+
+
+@poa_cli.command("deliver-webhooks")
+def deliver_webhooks() -> None:
+    """Turn new registry events into webhook deliveries and send those due (run every minute
+    from cron when no worker runs; the worker does it by itself)."""
+    from flask import current_app
+
+    from poa_manager.interop import jobs
+
+    run = jobs.run_webhooks(send=jobs.sender_for(current_app))
+    click.echo(
+        f"Webhooks: {run.enqueued} deliveries enqueued; {run.attempted} attempted: {run.delivered} "
+        f"delivered, {run.retrying} to retry, {run.failed} failed."
+    )
 
 
 @poa_cli.command("advance-crediting")
