@@ -10,7 +10,7 @@ export FLASK_APP := poa_manager
 # set (CI does), otherwise a scratch SQLite file.
 CHECK_DB := $(or $(POA_TEST_DATABASE_URL),sqlite:///$(CURDIR)/instance/migration-check.sqlite3)
 
-.PHONY: install run dev worker test lint migrations-check pytest vendor clean bench bench-readings bench-verification
+.PHONY: install run dev worker test lint migrations-check pytest vendor clean bench bench-readings bench-verification bench-registry
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -80,3 +80,7 @@ bench-readings: install
 ## Verification at scale (10,000 and 100,000 sites, both engines, a few minutes): each step vs raw
 bench-verification: install
 	$(BIN)/python bench/bench_verification.py
+
+## Registry at scale (1,000, 10,000 and 100,000 sites, both engines, 60 s per step at most): each step vs raw
+bench-registry: install
+	$(BIN)/python bench/bench_registry.py
