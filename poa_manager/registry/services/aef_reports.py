@@ -2,12 +2,14 @@
 `registry.aef` and frozen once generated: its holdings as at 31 December are never recomputed
 (domain.md §5.4; quality.md T9)."""
 
+import bisect
 import json
+from collections import defaultdict
 from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from poa_manager.accounts.models import User
+from poa_manager.accounts.models import Organisation, User
 from poa_manager.accounts.policies import can_administer
 from poa_manager.accounts.roles import OrganisationKind
 from poa_manager.audit import services as audit
@@ -15,6 +17,7 @@ from poa_manager.database import db, one_or_not_found, utcnow
 from poa_manager.errors import InvalidInput, NotAllowed
 from poa_manager.registry import aef, policies
 from poa_manager.registry.models import (
+    Account,
     AefReport,
     Article6Action,
     Article6ActionType,
@@ -136,37 +139,67 @@ def _action_record(action: Article6Action, authorization: Authorization) -> aef.
 
 def _holdings(year: int, by_id: dict[int, Authorization], actions) -> list[aef.HoldingRecord]:
     """Each authorized block's position as at 31 December of `year`: its status from the last
-    Article 6 action on it up to then, its holder from the last ledger movement up to then."""
+    Article 6 action covering it up to then, its holder from the last ledger movement up to then.
+
+    Blocks only ever split, so every action or ledger row covers whole current blocks: one sweep
+    over the rows in order, finding the covered blocks by bisection, gives each block its last row
+    (no per-block query; bench/bench_registry.py).
+    """
     cutoff = end_of(year)
     blocks = db.session.scalars(
-        sa.select(CreditBlock).where(CreditBlock.authorization_id.is_not(None)).order_by(CreditBlock.id)
+        sa.select(CreditBlock)
+        .where(CreditBlock.authorization_id.is_not(None))
+        .order_by(CreditBlock.programme_id, CreditBlock.vintage, CreditBlock.serial_start)
     ).all()
-    records = []
+    groups: dict[tuple[int, int], list[CreditBlock]] = defaultdict(list)
     for block in blocks:
-        covering = [
-            a
-            for a in actions
-            if a.programme_id == block.programme_id
-            and a.vintage == block.vintage
-            and a.serial_start <= block.serial_start
-            and a.serial_end >= block.serial_end
-            and a.occurred_at < cutoff
-        ]
-        if not covering:
-            continue  # not authorized yet at the end of the year
-        status = _HOLDING_STATUS[covering[-1].action_type]
-        entry = db.session.scalar(
-            sa.select(LedgerEntry)
+        groups[(block.programme_id, block.vintage)].append(block)
+    starts = {key: [b.serial_start for b in group] for key, group in groups.items()}
+
+    def covered(programme_id: int, vintage: int, start: int, end: int) -> list[CreditBlock]:
+        group = groups.get((programme_id, vintage))
+        if not group:
+            return []
+        first = bisect.bisect_left(starts[(programme_id, vintage)], start)
+        last = bisect.bisect_right(starts[(programme_id, vintage)], end)
+        return [b for b in group[first:last] if b.serial_end <= end]
+
+    last_action: dict[int, Article6Action] = {}
+    for action in actions:  # in id order: a later action overrides
+        if action.occurred_at < cutoff:
+            for block in covered(action.programme_id, action.vintage, action.serial_start, action.serial_end):
+                last_action[block.id] = action
+    holder: dict[int, int] = {}
+    if groups:
+        entries = db.session.execute(
+            sa.select(
+                LedgerEntry.programme_id,
+                LedgerEntry.vintage,
+                LedgerEntry.serial_start,
+                LedgerEntry.serial_end,
+                LedgerEntry.to_account_id,
+            )
             .where(
-                LedgerEntry.programme_id == block.programme_id,
-                LedgerEntry.vintage == block.vintage,
-                LedgerEntry.serial_start <= block.serial_start,
-                LedgerEntry.serial_end >= block.serial_end,
+                LedgerEntry.programme_id.in_({key[0] for key in groups}),
                 LedgerEntry.recorded_at < cutoff,
             )
-            .order_by(LedgerEntry.id.desc())
-            .limit(1)
+            .order_by(LedgerEntry.id)
         )
+        for programme_id, vintage, start, end, to_account_id in entries:
+            for block in covered(programme_id, vintage, start, end):
+                holder[block.id] = to_account_id
+    countries = dict(
+        db.session.execute(
+            sa.select(Account.id, Organisation.country_code).join(
+                Organisation, Organisation.id == Account.organisation_id
+            )
+        ).all()
+    )
+    records = []
+    for block in blocks:
+        action = last_action.get(block.id)
+        if action is None:
+            continue  # not authorized yet at the end of the year
         authorization = by_id[block.authorization_id]
         records.append(
             aef.HoldingRecord(
@@ -176,8 +209,8 @@ def _holdings(year: int, by_id: dict[int, Authorization], actions) -> list[aef.H
                 serial_start=block.serial_start,
                 serial_end=block.serial_end,
                 vintage=block.vintage,
-                status=status,
-                holder_party=(entry.to_account.organisation.country_code or None) if entry else None,
+                status=_HOLDING_STATUS[action.action_type],
+                holder_party=countries.get(holder.get(block.id)) or None,
             )
         )
     return records

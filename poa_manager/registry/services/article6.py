@@ -30,7 +30,7 @@ from poa_manager.registry.models import (
     TransactionKind,
 )
 from poa_manager.registry.services.blocks import split_block
-from poa_manager.registry.services.controls import RegistryRefusal, ensure_not_frozen, ensure_open
+from poa_manager.registry.services.controls import RegistryRefusal, ensure_none_frozen, ensure_open
 from poa_manager.registry.services.events import block_payload, emit
 
 CA_PATTERN = re.compile(r"^CA\d{4}$")  # cooperative-approach IDs in CARP (domain.md §5.3, [S])
@@ -210,11 +210,14 @@ def _eligible_blocks(authorization: Authorization) -> list[CreditBlock]:
 
 
 def _authorize(authorization: Authorization, quantity: int, *, now: datetime) -> list[CreditBlock]:
-    done = []
+    done, needed, available = [], [], 0
     for block in _eligible_blocks(authorization):
-        if not quantity:
+        if available >= quantity:
             break
-        ensure_not_frozen(block)
+        needed.append(block)
+        available += block.quantity
+    ensure_none_frozen(needed)
+    for block in needed:
         # Authorizing part of a block splits it like a transfer (domain.md §5.5): the first
         # sub-block stays unauthorized, the last one carries the authorization.
         block = split_block(block, min(quantity, block.quantity))

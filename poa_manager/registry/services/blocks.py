@@ -1,9 +1,26 @@
 """Block mechanics shared by issuance, transactions and Article 6: the split rule and ledger rows."""
 
+import sqlalchemy as sa
+
 from poa_manager.audit import services as audit
 from poa_manager.database import db
 from poa_manager.registry import serials
 from poa_manager.registry.models import CreditBlock, LedgerEntry
+from poa_manager.sites.models import Site
+
+_IDS_PER_STATEMENT = 10_000  # PostgreSQL takes at most 65,535 parameters per statement
+
+
+def preload_sites(blocks: list[CreditBlock]) -> list[Site]:
+    """Read the blocks' sites in a few queries, so `block.serial` (which names the site) finds them in
+    the session instead of one query per block. Keep the returned list while the blocks are used:
+    the session's identity map holds objects only weakly."""
+    ids = sorted({b.site_id for b in blocks})
+    sites: list[Site] = []
+    for first in range(0, len(ids), _IDS_PER_STATEMENT):
+        chunk = ids[first : first + _IDS_PER_STATEMENT]
+        sites.extend(db.session.scalars(sa.select(Site).where(Site.id.in_(chunk))))
+    return sites
 
 
 def ledger_entry(kind, block, from_account_id, to_account_id, actor, now, **references) -> LedgerEntry:

@@ -29,8 +29,8 @@ from poa_manager.registry.models import (
     SerialCounter,
 )
 from poa_manager.registry.services import article6
-from poa_manager.registry.services.blocks import ledger_entry, split_block
-from poa_manager.registry.services.controls import RegistryRefusal, ensure_not_frozen, ensure_open
+from poa_manager.registry.services.blocks import ledger_entry, preload_sites, split_block
+from poa_manager.registry.services.controls import RegistryRefusal, ensure_none_frozen, ensure_open
 from poa_manager.registry.services.events import block_payload, emit
 from poa_manager.registry.services.holdings import account_of, insert_or_skip
 from poa_manager.verification.models import (
@@ -201,6 +201,7 @@ def approve_issuance(request: IssuanceRequest, *, actor: User, now: datetime | N
     blocks = _issue_blocks(issuance, request, verification, actor=actor, now=issuance.approved_at)
     request.status = RequestStatus.issued
     db.session.flush()
+    sites = preload_sites(blocks)
     emit(
         "issuance",
         programme_id=issuance.programme_id,
@@ -210,6 +211,7 @@ def approve_issuance(request: IssuanceRequest, *, actor: User, now: datetime | N
         blocks=[block_payload(b) for b in blocks],
     )
     article6.on_issuance(blocks, now=issuance.approved_at)
+    del sites  # held until the serials above were written
     audit.record(
         "registry.issued",
         actor=actor,
@@ -321,8 +323,8 @@ def forward_issuance(issuance: Issuance, *, actor: User, now: datetime | None = 
             .with_for_update()
         )
     )
-    for block in stack:
-        ensure_not_frozen(block)
+    ensure_none_frozen(stack)
+    sites = preload_sites(stack)  # held for the serials in the events below
     quantities = serials.apportion(issuance.credits, [share.share_percent for share in table])
     for share, quantity in zip(table, quantities, strict=True):
         kind = (
@@ -360,6 +362,7 @@ def forward_issuance(issuance: Issuance, *, actor: User, now: datetime | None = 
                 **block_payload(moved),
             )
             quantity -= moved.quantity
+    del sites
     issuance.status = IssuanceStatus.forwarded
     issuance.forwarded_by_id, issuance.forwarded_at = actor.id, now
     db.session.flush()

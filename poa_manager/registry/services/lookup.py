@@ -143,18 +143,18 @@ def public_csv(kind: str) -> bytes:
 
 
 class _EntrySerials:
-    """The readable serial of a ledger row's range, with programmes and sites read once each (a
-    public CSV of every issuance must not query per row)."""
+    """The readable serial of a ledger row's range, with programmes and sites read up front (a public
+    CSV of every issuance must not query per row)."""
 
     def __init__(self) -> None:
-        self.programmes: dict[int, Programme] = {}
-        self.sites: dict[int, str] = {}
+        self.programmes = {p.id: p for p in db.session.scalars(sa.select(Programme))}
+        credited = sa.select(LedgerEntry.site_id).distinct().scalar_subquery()
+        self.sites = dict(
+            db.session.execute(sa.select(Site.id, Site.reference).where(Site.id.in_(credited))).all()
+        )
 
     def __call__(self, entry: LedgerEntry) -> tuple[str, str, str]:
-        programme = self.programmes.get(entry.programme_id) or db.session.get(Programme, entry.programme_id)
-        self.programmes[entry.programme_id] = programme
-        if entry.site_id not in self.sites:
-            self.sites[entry.site_id] = db.session.get(Site, entry.site_id).reference
+        programme = self.programmes[entry.programme_id]
         site = self.sites[entry.site_id]
         prefix = serials.SerialPrefix(
             mechanism=serials.MECHANISM_CODES[programme.mechanism.value],
