@@ -104,14 +104,7 @@ def _page(query):
 def index():
     accounts = db.session.scalars(services.list_accounts(actor=current_user)).all()
     balances = [(a, services.ledger_balance(a.id), services.held_quantity(a.id)) for a in accounts]
-    proposed = db.session.scalars(
-        services.list_transactions(actor=current_user).where(Transaction.status == TransactionStatus.proposed)
-    ).all()
-    to_approve = [
-        t
-        for t in proposed
-        if t.initiated_by_id != current_user.id and policies.can_approve_transaction(current_user, t)
-    ]
+    to_approve = services.awaiting_approval(actor=current_user)
     administers = policies.can_suspend(current_user)
     context = {}
     if administers:

@@ -75,6 +75,7 @@ from poa_manager.registry.services.lookup import (
 from poa_manager.registry.services.reconcile import Reconciliation, reconcile
 from poa_manager.registry.services.transactions import (
     approve_transaction,
+    awaiting_approval,
     complete_due_transactions,
     complete_transaction,
     get_block,
@@ -111,6 +112,7 @@ __all__ = [
     "allocation_table",
     "approve_issuance",
     "approve_transaction",
+    "awaiting_approval",
     "awaiting_issuance",
     "complete_due_transactions",
     "complete_transaction",

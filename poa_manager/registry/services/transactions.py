@@ -340,6 +340,16 @@ def _ensure_open_transaction(transaction: Transaction, *statuses: TransactionSta
         )
 
 
+def awaiting_approval(*, actor: User) -> list[Transaction]:
+    """Proposed transactions the actor may approve: a second person's, never their own."""
+    proposed = db.session.scalars(
+        policies.visible_transactions(actor).where(Transaction.status == TransactionStatus.proposed)
+    )
+    return [
+        t for t in proposed if t.initiated_by_id != actor.id and policies.can_approve_transaction(actor, t)
+    ]
+
+
 def list_transactions(*, actor: User) -> sa.Select[tuple[Transaction]]:
     return policies.visible_transactions(actor)
 
