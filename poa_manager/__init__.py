@@ -5,7 +5,18 @@ import os
 from dotenv import load_dotenv
 from flask import Flask, request
 
-from poa_manager import accounts, interop, monitoring, programmes, registry, sites, tasks, verification
+from poa_manager import (
+    accounts,
+    dashboards,
+    interop,
+    monitoring,
+    notifications,
+    programmes,
+    registry,
+    sites,
+    tasks,
+    verification,
+)
 from poa_manager.accounts.login import init_login
 from poa_manager.cli import poa_cli
 from poa_manager.config import CONFIGS, development_secret_key, normalise_database_url
@@ -15,7 +26,17 @@ from poa_manager.extensions import csrf, limiter, login_manager, migrate, rest_a
 from poa_manager.security import init_security_headers
 from poa_manager.templating import init_templating
 
-FEATURES = (accounts, programmes, sites, monitoring, verification, registry, interop)
+FEATURES = (
+    accounts,
+    programmes,
+    sites,
+    monitoring,
+    verification,
+    registry,
+    interop,
+    notifications,
+    dashboards,
+)
 
 
 def create_app(env: str | None = None, **overrides) -> Flask:

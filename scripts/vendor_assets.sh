@@ -12,15 +12,19 @@ cp package.json "$work/"
 modules="$work/node_modules"
 
 rm -rf static/vendor
-mkdir -p static/vendor/pico static/vendor/swagger-ui
+mkdir -p static/vendor/pico static/vendor/swagger-ui static/vendor/chartjs static/vendor/leaflet
 
 cp "$modules/@picocss/pico/css/pico.min.css" "$modules/@picocss/pico/LICENSE.md" static/vendor/pico/
 for file in swagger-ui.css swagger-ui-bundle.js swagger-ui-standalone-preset.js favicon-32x32.png LICENSE; do
   cp "$modules/swagger-ui-dist/$file" static/vendor/swagger-ui/
 done
+# Charts (Chart.js, its UMD bundle: one file, no build step) and maps (Leaflet with its marker images).
+cp "$modules/chart.js/dist/chart.umd.min.js" "$modules/chart.js/LICENSE.md" static/vendor/chartjs/
+cp "$modules/leaflet/dist/leaflet.js" "$modules/leaflet/dist/leaflet.css" "$modules/leaflet/LICENSE" static/vendor/leaflet/
+cp -r "$modules/leaflet/dist/images" static/vendor/leaflet/
 # Source maps are referenced by the bundles but are not shipped; drop the references so the
 # browser does not ask for files that are not there.
-sed -i '/^\/\/# sourceMappingURL=/d' static/vendor/swagger-ui/*.js
+sed -i '/^\/\/# sourceMappingURL=/d' static/vendor/swagger-ui/*.js static/vendor/chartjs/*.js static/vendor/leaflet/*.js
 sed -i 's#/\*\# sourceMappingURL=[^*]*\*/##' static/vendor/swagger-ui/swagger-ui.css
 
 node -e '

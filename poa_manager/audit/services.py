@@ -1,6 +1,6 @@
 """Recording and checking the audit log. Every feature writes state changes through record()."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, fields
 from typing import Any, Protocol
 
@@ -11,6 +11,20 @@ from poa_manager.audit.models import AuditChainHead, AuditEntry
 from poa_manager.database import db, utcnow
 
 SYSTEM_LABEL = "system"
+
+Subscriber = Callable[[AuditEntry], None]
+# Features higher up (notifications) react to what lower ones record without being imported by
+# them: the layers contract stays one-way. Each subscriber runs inside the recording
+# transaction, so what it writes commits or rolls back with the change itself.
+_subscribers: dict[Subscriber, tuple[str, ...]] = {}
+
+
+def subscribe(handler: Subscriber, *, actions: Iterable[str]) -> None:
+    """Call `handler(entry)` after every entry whose action starts with one of `actions`.
+
+    Subscribing the same handler again replaces its prefixes (app factories run many times).
+    """
+    _subscribers[handler] = tuple(actions)
 
 
 class Actor(Protocol):
@@ -64,6 +78,9 @@ def record(
         sa.update(AuditChainHead).where(AuditChainHead.id == 1).values(last_hash=digest),
         execution_options={"synchronize_session": False},  # the head row is never held as an object
     )
+    for handler, prefixes in tuple(_subscribers.items()):
+        if entry.action.startswith(prefixes):
+            handler(entry)
     return entry
 
 

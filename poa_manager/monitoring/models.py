@@ -385,3 +385,22 @@ class IssuanceRequestLine(db.Model):
     request: Mapped[IssuanceRequest] = relationship(back_populates="lines")
     monitoring_line: Mapped[MonitoringLine] = relationship()
     site: Mapped[Site] = relationship()
+
+
+class MeterReadingStatus(db.Model):
+    """Per meter: first and last reading and how many, kept up to date by every import.
+
+    Dashboards ask "when did this meter last report?" for every site of a programme; answering
+    from the readings table would scan millions of rows per page view (performance.md: dashboards
+    read pre-aggregated tables, maintained at import).
+    """
+
+    __tablename__ = "meter_reading_status"
+
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id"), primary_key=True)
+    first_reading_end: Mapped[int] = mapped_column(BigInteger)  # epoch seconds, UTC
+    last_reading_end: Mapped[int] = mapped_column(BigInteger, index=True)
+    reading_count: Mapped[int] = mapped_column(BigInteger, default=0)  # current versions only
+    flagged_count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    meter: Mapped[Meter] = relationship()

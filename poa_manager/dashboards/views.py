@@ -1,0 +1,5 @@
+"""Pages of the dashboards feature."""
+
+from flask import Blueprint
+
+bp = Blueprint("dashboards", __name__, url_prefix="/dashboards")
