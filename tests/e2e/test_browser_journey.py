@@ -10,7 +10,7 @@ from poa_manager.demo import DEMO_PASSWORD
 
 pytestmark = pytest.mark.e2e
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"  # kept by CI
 
 
 def screenshot(page: Page, name: str) -> None:
