@@ -47,7 +47,9 @@ def record_finding(
     errors: dict[str, list[str]] = {}
     if verified_tco2e is None or not verified_tco2e.is_finite() or verified_tco2e < 0:
         errors["verified_tco2e"] = ["A quantity of zero or more tCO2e."]
-    elif verified_tco2e.as_tuple().exponent < -6:  # type: ignore[operator]
+    elif verified_tco2e != entry.claimed_tco2e and verified_tco2e.as_tuple().exponent < -6:  # type: ignore[operator]
+        # A verifier types at most a gram's precision; the claim itself, confirmed as it stands,
+        # keeps whatever precision the roll-up gave it (a conforming site carries its claim).
         errors["verified_tco2e"] = ["At most 6 decimal places (a gram)."]
     evidence = (evidence or "").strip()
     if not evidence:

@@ -289,6 +289,29 @@ def test_a_finding_needs_evidence_and_a_consistent_outcome(world, verifiers, mak
             )
 
 
+def test_a_claim_with_more_than_six_decimals_is_confirmed_as_it_stands(world, verifiers, make_request):
+    # The roll-up keeps every digit of a claim (e.g. 194.82187968 tCO2e); a verifier confirming the
+    # site must be able to record that very value as conforming, while a typed value stays at grams.
+    claims = [Decimal("194.82187968") + i for i in range(12)]
+    verification = assign(make_request(claims), world, verifiers)
+    services.draw(verification, actor=verifiers.auditor, plan=PLAN_90_10)
+    entry = sampled(verification)[0]
+    assert entry.claimed_tco2e.as_tuple().exponent == -8
+    finding = dict(actor=verifiers.auditor, site_id=entry.site_id, method=CheckMethod.remote, evidence="MR")
+    recorded = services.record_finding(
+        verification, verified_tco2e=entry.claimed_tco2e, outcome=FindingOutcome.conforming, **finding
+    )
+    assert recorded.verified_tco2e == entry.claimed_tco2e
+    with pytest.raises(InvalidInput) as refused:
+        services.record_finding(
+            verification,
+            verified_tco2e=entry.claimed_tco2e - Decimal("0.00000001"),
+            outcome=FindingOutcome.error,
+            **finding,
+        )
+    assert refused.value.errors == {"verified_tco2e": ["At most 6 decimal places (a gram)."]}
+
+
 def test_whole_population_checks_flag_missing_documents_and_exclusions_reduce_the_total(
     world, verifiers, make_request
 ):
