@@ -7,23 +7,19 @@ report's exactly; each line also carries `ER = BE − PE − LE` as a live formu
 
 import io
 from decimal import Decimal
-from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from poa_manager import tabular
 from poa_manager.monitoring.models import MonitoringReport
 
-_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 MWH = Decimal(1_000_000)
 
-
-def safe_text(value: Any) -> Any:
-    """Text a spreadsheet will never run as a formula (OWASP CSV injection)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_TRIGGERS):
-        return "'" + value
-    return value
+# Data cells go through the one formula-injection rule (poa_manager/tabular.py); the workbook's own
+# ER and SUM formulas are written as formulas on purpose, and never pass through it.
+safe_text = tabular.neutralise
 
 
 def report_workbook(report: MonitoringReport) -> bytes:

@@ -54,6 +54,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
 from poa_manager.registry.serials import SerialRange, itmo_identifier
+from poa_manager.tabular import neutralise
 
 # --- Vocabularies ---------------------------------------------------------------------------------
 
@@ -706,19 +707,14 @@ def build_report(
 
 # --- Output ---------------------------------------------------------------------------------------
 
-_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
 
 def _safe_cell(value: str | int) -> str | int:
     """A cell a spreadsheet will never run as a formula (OWASP CSV injection), for §5.4's exports.
 
-    Text starting with = + - @ tab or carriage return gets a leading single quote; numbers and
-    other text are unchanged. The same rule as poa_manager/monitoring/exports.py `safe_text`,
-    copied so that this module stays pure.
+    Text starting with = + - @ tab, carriage return or NUL gets a leading single quote; numbers and
+    other text are unchanged: the one rule of poa_manager/tabular.py (pure, like this module).
     """
-    if isinstance(value, str) and value.startswith(_FORMULA_TRIGGERS):
-        return "'" + value
-    return value
+    return neutralise(value)
 
 
 def _totals_payload(totals: Totals) -> dict[str, object]:

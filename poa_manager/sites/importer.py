@@ -17,6 +17,8 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from poa_manager import tabular
+
 MAX_ROWS = 5_000  # data rows per file; larger programmes upload in parts
 MAX_SCANNED_ROWS = 20 * MAX_ROWS  # blank rows included
 MAX_FILE_BYTES = 20 * 1024 * 1024  # far above 5,000 rows of CSV; the web layer's limit is the first gate
@@ -663,12 +665,11 @@ def _equipment_serials(row: _Row) -> Iterator[tuple[str, str]]:
 # --- error reports ------------------------------------------------------------------------------
 
 REPORT_COLUMNS = ("row", "column", "code", "message", "value")
-_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0")
 
 
 def escape_formula(text: str) -> str:
     """A leading ' so a spreadsheet shows the text instead of running it (ASVS 5.0 V1.2.10)."""
-    return "'" + text if text.startswith(_FORMULA_TRIGGERS) else text
+    return tabular.neutralise(text)
 
 
 def error_report_csv(row_errors: Iterable[RowError]) -> str:

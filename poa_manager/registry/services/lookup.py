@@ -11,7 +11,6 @@ from sqlalchemy.orm import selectinload
 
 from poa_manager.database import db
 from poa_manager.errors import InvalidInput
-from poa_manager.monitoring.exports import safe_text
 from poa_manager.monitoring.models import IssuanceRequest, MonitoringReport
 from poa_manager.programmes.models import Programme
 from poa_manager.registry import serials
@@ -24,6 +23,7 @@ from poa_manager.registry.models import (
 )
 from poa_manager.registry.services import article6
 from poa_manager.sites.models import Site
+from poa_manager.tabular import neutralise
 from poa_manager.verification.models import Verification
 
 
@@ -167,4 +167,4 @@ class _EntrySerials:
 
 
 def _safe(row: list) -> list:
-    return [safe_text(value) for value in row]
+    return [neutralise(value) for value in row]
