@@ -1,3 +1,3 @@
 """Notifications: an in-app inbox and optional e-mail for every hand-over between roles."""
 
-from . import api, models, views  # noqa: F401
+from . import api, jobs, models, views  # noqa: F401
