@@ -1,5 +1,6 @@
-"""Pages: log in and out, the dashboard, one's account and tokens, and the admin area."""
+"""Pages: log in and out, one's account and tokens, and the admin area."""
 
+import json
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
@@ -24,6 +25,7 @@ from poa_manager.audit import services as audit_services
 from poa_manager.database import db, utcnow
 from poa_manager.errors import DomainError, InvalidInput, RuleViolation
 from poa_manager.extensions import limiter
+from poa_manager.web import export_format, export_response
 
 bp = Blueprint("accounts", __name__)
 PER_PAGE = 25
@@ -43,6 +45,33 @@ def _safe_next(target: str | None) -> str | None:
     ):
         return None
     return target
+
+
+ORGANISATION_COLUMNS = [
+    ("Name", "name"),
+    ("Kind", "kind"),
+    ("Country", "country_code"),
+    ("Active", "is_active"),
+]
+USER_COLUMNS = [
+    ("Email", "email"),
+    ("Full name", "full_name"),
+    ("Organisation", lambda u: u.organisation.name),
+    ("Administrator", "is_admin"),
+    ("Active", "is_active"),
+    ("Locked until", "locked_until"),
+    ("Last login", "last_login_at"),
+]
+AUDIT_COLUMNS = [
+    ("Seq", "seq"),
+    ("Occurred at", "occurred_at"),
+    ("Actor", "actor_label"),
+    ("Action", "action"),
+    ("Entity", "entity_type"),
+    ("Entity id", "entity_id"),
+    ("Data", lambda e: json.dumps(e.data, sort_keys=True, default=str)),
+    ("Hash", "hash"),
+]
 
 
 def _page(query):
@@ -68,7 +97,7 @@ def _show_field_errors(form, error: DomainError) -> None:
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("accounts.dashboard"))
+        return redirect(url_for("dashboards.home"))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         try:
@@ -89,7 +118,7 @@ def login():
         )
         login_user(user)
         db.session.commit()
-        return redirect(_safe_next(form.next.data) or url_for("accounts.dashboard"))
+        return redirect(_safe_next(form.next.data) or url_for("dashboards.home"))
     return render_template("accounts/login.html", form=form)
 
 
@@ -104,14 +133,7 @@ def logout():
     return redirect(url_for("accounts.login"))
 
 
-# --- the dashboard and one's own account ------------------------------------------------------
-
-
-@bp.get("/")
-@login_required
-def dashboard():
-    overview = services.admin_overview(current_user, now=utcnow()) if current_user.is_admin else None
-    return render_template("accounts/dashboard.html", overview=overview)
+# --- one's own account ------------------------------------------------------------------------
 
 
 def _render_account(token_form=None, new_token=None, status=200):
@@ -188,9 +210,10 @@ def revoke_api_token(token_id: int):
 @login_required
 def organisations():
     services.require_admin(current_user)
-    return render_template(
-        "accounts/organisations.html", page=_page(services.list_organisations(current_user))
-    )
+    query = services.list_organisations(current_user)
+    if fmt := export_format():
+        return export_response(query, ORGANISATION_COLUMNS, "organisations", fmt)
+    return render_template("accounts/organisations.html", page=_page(query))
 
 
 @bp.route("/admin/organisations/new", methods=["GET", "POST"])
@@ -261,7 +284,10 @@ def _organisation_choices() -> list[SelectChoice]:
 @login_required
 def users():
     services.require_admin(current_user)
-    return render_template("accounts/users.html", page=_page(services.list_users(current_user)), now=utcnow())
+    query = services.list_users(current_user)
+    if fmt := export_format():
+        return export_response(query, USER_COLUMNS, "users", fmt)
+    return render_template("accounts/users.html", page=_page(query), now=utcnow())
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
@@ -374,5 +400,8 @@ def set_temporary_password(user_id: int):
 @login_required
 def audit_log():
     prefix = request.args.get("action", "").strip()[:80] or None
-    page = _page(services.list_audit_entries(current_user, action_prefix=prefix))
+    query = services.list_audit_entries(current_user, action_prefix=prefix)
+    if fmt := export_format():
+        return export_response(query, AUDIT_COLUMNS, "audit-log", fmt)
+    page = _page(query)
     return render_template("accounts/audit_log.html", page=page, action=prefix or "")

@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from psycopg.copy import QueuedLibpqWriter
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -32,6 +34,7 @@ from poa_manager.errors import InvalidInput, NotAllowed, NotFound, RuleViolation
 from poa_manager.monitoring import data_quality, policies, readings_file
 from poa_manager.monitoring.models import (
     MeterCalibration,
+    MeterReadingStatus,
     MeterReplacement,
     Reading,
     ReadingUpload,
@@ -244,7 +247,9 @@ def ingest_upload(
             False, checked.rows_total, 0, checked.already_stored, checked.error_count, clock.laps
         )
     writing = (lambda phase, done, _total: progress(phase, done, checked.rows_new)) if progress else None
-    written = write_readings(checked.rows_for_insert(), upload_id=upload.id, progress=writing)
+    tally = StatusTally()
+    written = write_readings(tally.counted(checked.rows_for_insert()), upload_id=upload.id, progress=writing)
+    tally.record()
     upload.rows_written = written
     upload.status = UploadStatus.accepted
     # After the write: a report submitted while this import ran must see it as a discrepancy.
@@ -431,6 +436,113 @@ def write_readings(rows, *, upload_id: int, progress: Progress | None = None) ->
             connection.exec_driver_sql("ANALYZE readings")
         return written
     return _executemany_rows(dbapi, rows, upload_id, progress)
+
+
+class StatusTally:
+    """Per meter, the rows of one import as they stream to the database: first and last reading
+    end, how many, how many flagged. Imports only add new intervals (a row identical to a stored
+    one is skipped, an overlapping one rejects the file), so these add to `meter_reading_status`
+    without reading the readings table back."""
+
+    def __init__(self) -> None:
+        self.meters: dict[int, list[int]] = {}  # meter id -> [first end, last end, count, flagged]
+
+    def counted(self, rows):
+        meters = self.meters
+        for row in rows:
+            meter_id, end, flags = row[0], row[2], row[5]
+            tally = meters.get(meter_id)
+            if tally is None:
+                meters[meter_id] = [end, end, 1, 1 if flags else 0]
+            else:
+                if end < tally[0]:
+                    tally[0] = end
+                elif end > tally[1]:
+                    tally[1] = end
+                tally[2] += 1
+                if flags:
+                    tally[3] += 1
+            yield row
+
+    def record(self) -> None:
+        """Add the tally to the status rows: one upsert statement, executed for every touched meter
+        in one batch (sqlite3 executemany; psycopg pipelines it). Compiling one multi-row VALUES
+        statement per chunk instead cost SQLAlchemy more than the database (measured)."""
+        if not self.meters:
+            return
+        status = MeterReadingStatus.__table__
+        statement = _upsert(status)
+        new = statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=[status.c.meter_id],
+            set_={
+                "first_reading_end": sa.case(
+                    (new.first_reading_end < status.c.first_reading_end, new.first_reading_end),
+                    else_=status.c.first_reading_end,
+                ),
+                "last_reading_end": sa.case(
+                    (new.last_reading_end > status.c.last_reading_end, new.last_reading_end),
+                    else_=status.c.last_reading_end,
+                ),
+                "reading_count": status.c.reading_count + new.reading_count,
+                "flagged_count": status.c.flagged_count + new.flagged_count,
+            },
+        )
+        db.session.execute(
+            statement,
+            [
+                {
+                    "meter_id": meter_id,
+                    "first_reading_end": first,
+                    "last_reading_end": last,
+                    "reading_count": count,
+                    "flagged_count": flagged,
+                }
+                for meter_id, (first, last, count, flagged) in sorted(self.meters.items())
+            ],
+        )
+
+
+def refresh_reading_status(meter_ids: list[int]) -> None:
+    """Recompute the status rows of a few meters from their current readings (one grouped
+    INSERT … SELECT … ON CONFLICT): for corrections, which supersede instead of adding."""
+    if not meter_ids:
+        return
+    status = MeterReadingStatus.__table__
+    aggregate = (
+        sa.select(
+            Reading.meter_id,
+            sa.func.min(Reading.reading_end),
+            sa.func.max(Reading.reading_end),
+            sa.func.count(),
+            sa.func.sum(sa.case((Reading.flags != 0, 1), else_=0)),
+        )
+        # A WHERE clause is required: SQLite would otherwise read ON CONFLICT as a join's ON.
+        .where(Reading.meter_id.in_(id_list(meter_ids)), is_current())
+        .group_by(Reading.meter_id)
+    )
+    statement = _upsert(status).from_select(
+        ["meter_id", "first_reading_end", "last_reading_end", "reading_count", "flagged_count"], aggregate
+    )
+    new = statement.excluded
+    db.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[status.c.meter_id],
+            set_={
+                "first_reading_end": new.first_reading_end,
+                "last_reading_end": new.last_reading_end,
+                "reading_count": new.reading_count,
+                "flagged_count": new.flagged_count,
+            },
+        )
+    )
+
+
+def _upsert(table):
+    """INSERT … ON CONFLICT in the session's dialect (SQLite ≥ 3.24 and PostgreSQL share it)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return postgresql_insert(table)
+    return sqlite_insert(table)
 
 
 def _executemany_rows(dbapi, rows, upload_id: int, progress: Progress | None) -> int:
@@ -639,6 +751,7 @@ def correct_reading(
         raise RuleViolation(
             "This reading was corrected a moment ago; correct the latest version.", code="superseded"
         ) from None
+    refresh_reading_status([reading.meter_id])
     audit.record(
         "reading.corrected",
         actor=actor,
@@ -843,7 +956,9 @@ def _record_register_readings(site, actor, replacement, old: Meter, new: Meter) 
     )
     db.session.add(upload)
     db.session.flush()
-    upload.rows_written = write_readings(checked.rows_for_insert(), upload_id=upload.id)
+    tally = StatusTally()
+    upload.rows_written = write_readings(tally.counted(checked.rows_for_insert()), upload_id=upload.id)
+    tally.record()
 
 
 def epoch_range(start: date, end: date, zone: str | None) -> tuple[int, int]:
