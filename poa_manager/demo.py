@@ -162,8 +162,25 @@ SITES = [
 ]
 
 
-def seed(*, settings: account_services.AccountSettings, upload_folder: Path | None = None) -> bool:
-    """Create the demo data once. Returns False, changing nothing, when it is already there."""
+def seed(
+    *, settings: account_services.AccountSettings, upload_folder: Path | None = None, showcase: bool = False
+) -> bool:
+    """Create the demo data once. Returns False, changing nothing, when it is already there.
+
+    `showcase` adds `demo_showcase` on top (a year of a 200-site programme, `flask poa seed-demo`);
+    the browser tests use the small base alone.
+    """
+    created = _seed_base(settings=settings, upload_folder=upload_folder)
+    if showcase:
+        if upload_folder is None:
+            raise ValueError("The showcase needs a folder for its readings uploads.")
+        from poa_manager import demo_showcase  # it reads this module's constants
+
+        created = demo_showcase.seed_showcase(upload_folder=upload_folder) or created
+    return created
+
+
+def _seed_base(*, settings: account_services.AccountSettings, upload_folder: Path | None) -> bool:
     if db.session.scalar(sa.select(User.id).where(User.email == USERS[0][0])) is not None:
         return False
 
