@@ -10,7 +10,8 @@ export FLASK_APP := poa_manager
 # set (CI does), otherwise a scratch SQLite file.
 CHECK_DB := $(or $(POA_TEST_DATABASE_URL),sqlite:///$(CURDIR)/instance/migration-check.sqlite3)
 
-.PHONY: install run dev worker test lint migrations-check pytest vendor clean bench bench-readings bench-verification bench-registry
+.PHONY: install run dev worker test lint migrations-check pytest vendor clean bench bench-readings bench-verification bench-registry \
+	bench-dashboards bench-lists bench-map
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -84,3 +85,16 @@ bench-verification: install
 ## Registry at scale (1,000, 10,000 and 100,000 sites, both engines, 60 s per step at most): each step vs raw
 bench-registry: install
 	$(BIN)/python bench/bench_registry.py
+
+## Dashboards with the demo data (SQLite; PostgreSQL with POA_BENCH_DATABASE_URL=… naming an empty
+## database): every role's landing page, cycle times and chart JSON, p50/p95 vs the 300 ms target
+bench-dashboards: install
+	$(BIN)/python bench/bench_dashboards.py
+
+## Every list page's first and middle page at 100,000 sites, p50/p95 and the SQL time inside
+bench-lists: install
+	$(BIN)/python bench/bench_lists.py
+
+## The sites map's GeoJSON and the GeoJSON/KML exports at 100,000 sites, next to the raw query
+bench-map: install
+	$(BIN)/python bench/bench_map.py

@@ -61,7 +61,7 @@ def seed_demo() -> None:
     from poa_manager import demo
 
     folder = Path(current_app.config["READINGS_UPLOAD_FOLDER"])
-    created = demo.seed(settings=account_settings(), upload_folder=folder)
+    created = demo.seed(settings=account_settings(), upload_folder=folder, showcase=True)
     db.session.commit()
     click.echo("Demo data loaded." if created else "Demo data already present: nothing to do.")
 
@@ -116,6 +116,16 @@ def deliver_webhooks() -> None:
         f"Webhooks: {run.enqueued} deliveries enqueued; {run.attempted} attempted: {run.delivered} "
         f"delivered, {run.retrying} to retry, {run.failed} failed."
     )
+
+
+@poa_cli.command("send-notifications")
+@click.option("--retry-failed", is_flag=True, help="First give failed e-mails a fresh set of attempts.")
+def send_notifications(retry_failed: bool) -> None:
+    """Send the pending notification e-mails (run every minute from cron when no worker runs; the
+    worker does it by itself). Does nothing without POA_SMTP_HOST."""
+    from poa_manager.notifications import jobs
+
+    jobs.send_notifications_command(retry_failed=retry_failed)
 
 
 @poa_cli.command("advance-crediting")

@@ -60,6 +60,19 @@ class Config:
     VERIFIER_IMPARTIALITY = ""
     # The originating registry's ID in ITMO identifiers (domain.md §5.3), e.g. "JCMVN".
     REGISTRY_ID = "POAM"
+    # Notification e-mail (docs/notifications.md): none is sent unless POA_SMTP_HOST is set.
+    # Also POA_SMTP_SSL (implicit TLS), POA_SMTP_TIMEOUT_SECONDS, POA_MAIL_BASE_URL (absolute links).
+    SMTP_HOST = ""
+    SMTP_PORT = 587
+    SMTP_USERNAME = ""
+    SMTP_PASSWORD = ""
+    SMTP_STARTTLS = True
+    MAIL_FROM = "poa_manager@localhost"
+    # Base-map tiles (docs/maps.md): a template such as https://tile.openstreetmap.org/{z}/{x}/{y}.png,
+    # set by POA_MAP_TILE_URL. Empty: no tiles, the map draws the boundary and the sites on a plain
+    # background and works offline. The tile host is added to the CSP's img-src (security.py).
+    MAP_TILE_URL = ""
+    MAP_TILE_ATTRIBUTION = ""  # POA_MAP_TILE_ATTRIBUTION, e.g. "© OpenStreetMap contributors"
 
 
 class DevelopmentConfig(Config):

@@ -1,6 +1,6 @@
 """Jinja globals and filters: templates ask the same policy predicates the services enforce."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from flask import Flask
@@ -12,6 +12,11 @@ from poa_manager.sites import policies as site_policies
 
 def format_datetime(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+
+
+def format_long_date(value: date | None) -> str:
+    """A date as people write it in reports ("31 Oct 2024"): unambiguous in every locale."""
+    return f"{value.day} {value:%b %Y}" if value else "—"
 
 
 def format_epoch(seconds: int | None) -> str:
@@ -33,4 +38,5 @@ def init_templating(app: Flask) -> None:
     )
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["epoch"] = format_epoch
+    app.jinja_env.filters["long_date"] = format_long_date
     app.jinja_env.filters["quantity"] = format_quantity

@@ -11,7 +11,7 @@ from poa_manager.errors import InvalidInput, NotFound, RuleViolation
 from poa_manager.interop import jobs, policies, services
 from poa_manager.interop.forms import ConfirmForm, CreateWebhookForm
 from poa_manager.programmes.models import Programme
-from poa_manager.web import describe, place_errors
+from poa_manager.web import describe, export_format, export_response, place_errors
 
 bp = Blueprint("interop", __name__, url_prefix="/interop")
 PER_PAGE = 50
@@ -60,7 +60,22 @@ def _render_webhooks(form=None, new_secret=None, status=200):
 @bp.get("/webhooks")
 @login_required
 def webhooks():
+    if fmt := export_format():
+        # The secret never leaves the page it was shown on; the export holds its hint only.
+        return export_response(services.list_webhooks(current_user), WEBHOOK_COLUMNS, "webhooks", fmt)
     return _render_webhooks()
+
+
+WEBHOOK_COLUMNS = [
+    ("Endpoint", "label"),
+    ("Organisation", lambda e: e.organisation.name),
+    ("URL", "url"),
+    ("Description", "description"),
+    ("Events", lambda e: ", ".join(e.event_kinds)),
+    ("Secret hint", "secret_hint"),
+    ("Active", "active"),
+    ("Created at", "created_at"),
+]
 
 
 @bp.post("/webhooks")

@@ -322,3 +322,34 @@ def withdraw_request(payload, request_id):
     services.withdraw_request(issuance_request, actor=g.api_user, **payload)
     db.session.commit()
     return issuance_request
+
+
+# --- data series behind the charts (docs/charts.md) ---------------------------------------------
+
+
+@blp.route("/meters/<int:meter_id>/daily-energy")
+@blp.arguments(schemas.DailyEnergyArgs, location="query")
+@blp.response(200, schemas.MeterDailyEnergySchema)
+def meter_daily_energy(args, meter_id):
+    """A meter's energy per site-local day: kWh (null where no reading ends that day), readings
+    and flagged readings; by default the last 365 days up to its latest reading"""
+    return services.meter_daily_energy(
+        meter_id, actor=g.api_user, first_day=args.get("from_"), last_day=args.get("to")
+    )
+
+
+@blp.route("/monitoring-reports/<int:report_id>/site-emission-reductions")
+@blp.response(200, schemas.SiteReductionSchema(many=True))
+@blp.paginate()
+def report_site_reductions(report_id, pagination_parameters):
+    """The report's ER per site (its lines summed over vintage windows), largest first"""
+    _report, rows = services.report_site_reductions(report_id, actor=g.api_user)
+    pagination_parameters.item_count = len(rows)
+    return rows[pagination_parameters.first_item : pagination_parameters.last_item + 1]
+
+
+@blp.route("/programmes/<int:programme_id>/emission-reductions-by-period")
+@blp.response(200, schemas.PeriodReductionsSchema(many=True))
+def programme_period_reductions(programme_id):
+    """ER of each monitoring report of the programme, per vintage, in period order"""
+    return services.programme_period_reductions(programme_id, actor=g.api_user)

@@ -263,3 +263,50 @@ class RequestDetailSchema(RequestSchema):
 
 class ProgrammeQuery(Schema):
     programme_id = fields.Integer(load_default=None)
+
+
+# --- chart data series (docs/charts.md) -------------------------------------------------------------
+
+
+class DailyEnergyArgs(Schema):
+    from_ = fields.Date(
+        data_key="from", metadata={"description": "First site-local day (default: 364 days before `to`)"}
+    )
+    to = fields.Date(metadata={"description": "Last site-local day (default: the day of the latest reading)"})
+
+
+class DayEnergySchema(Schema):
+    day = fields.Date()
+    energy_kwh = fields.Decimal(
+        allow_none=True, **DECIMAL, metadata={"description": "Null when no reading ends that day (a gap)"}
+    )
+    readings = fields.Integer()
+    flagged = fields.Integer(metadata={"description": "Readings carrying a data-quality flag"})
+
+
+class MeterDailyEnergySchema(Schema):
+    meter_id = fields.Integer(attribute="meter.id")
+    serial = fields.String(attribute="meter.serial")
+    timezone = fields.String(metadata={"description": "The zone whose midnights bound the days"})
+    first_day = fields.Date(allow_none=True)
+    last_day = fields.Date(allow_none=True)
+    days = fields.List(fields.Nested(DayEnergySchema))
+
+
+class SiteReductionSchema(Schema):
+    site_id = fields.Integer()
+    site_reference = fields.String()
+    emission_reductions_tco2e = fields.Decimal(**DECIMAL)
+
+
+class PeriodReductionsSchema(Schema):
+    report_id = fields.Integer()
+    label = fields.String()
+    period_start = fields.Date()
+    period_end = fields.Date()
+    status = fields.String()
+    total_tco2e = fields.Decimal(**DECIMAL)
+    vintages = fields.Function(
+        lambda p: [{"vintage": v, "emission_reductions_tco2e": str(er)} for v, er in p.by_vintage.items()],
+        metadata={"description": "[{vintage, emission_reductions_tco2e}] in vintage order"},
+    )

@@ -1,7 +1,8 @@
 """Pages: readings of a site and a programme, uploads with their row errors, corrections, meter
 records, monitoring reports (printable, with the ER workbook) and issuance requests."""
 
-from datetime import UTC
+from datetime import UTC, date
+from decimal import Decimal
 from pathlib import Path
 
 from flask import (
@@ -22,7 +23,7 @@ from poa_manager import tasks
 from poa_manager.audit import services as audit_services
 from poa_manager.database import db, utcnow
 from poa_manager.errors import InvalidInput, RuleViolation
-from poa_manager.monitoring import data_quality, exports, jobs, policies, readings_file, services
+from poa_manager.monitoring import charts, data_quality, exports, jobs, policies, readings_file, services
 from poa_manager.monitoring.forms import (
     CalibrationForm,
     CorrectionForm,
@@ -33,10 +34,55 @@ from poa_manager.monitoring.forms import (
 from poa_manager.monitoring.models import UploadSource
 from poa_manager.programmes import services as programme_services
 from poa_manager.sites import services as site_services
-from poa_manager.web import describe, perform, place_errors
+from poa_manager.web import describe, export_format, export_response, perform, place_errors
 
 bp = Blueprint("monitoring", __name__)
 PER_PAGE = 50
+_KWH = Decimal(1000)
+UPLOAD_COLUMNS = [
+    ("Upload", "id"),
+    ("Uploaded at", "uploaded_at"),
+    ("Source", "source"),
+    ("File", "filename"),
+    ("Site", "site_id"),
+    ("Status", "status"),
+    ("Rows", "rows_total"),
+    ("Written", "rows_written"),
+    ("Already stored", "rows_already_stored"),
+    ("Errors", "error_count"),
+    ("Reason", "reason"),
+    ("Failure", "failure"),
+    ("SHA-256", "content_sha256"),
+]
+READING_COLUMNS = [
+    ("Meter", lambda r: r.meter.serial),
+    ("Start (UTC)", "starts_at"),
+    ("End (UTC)", "ends_at"),
+    ("Energy kWh", lambda r: Decimal(r.energy_wh) / _KWH),
+    ("Register kWh", lambda r: None if r.register_wh is None else Decimal(r.register_wh) / _KWH),
+    ("Version", "version"),
+    ("Flags", "flags"),
+    ("Upload", "upload_id"),
+]
+REPORT_COLUMNS = [
+    ("Report", "label"),
+    ("Period start", "period_start"),
+    ("Period end", "period_end"),
+    ("Status", "status"),
+    ("Total ER tCO2e", "total_tco2e"),
+    ("Methodology", "methodology_code"),
+    ("Computed at", "computed_at"),
+    ("Submitted at", "submitted_at"),
+]
+REQUEST_COLUMNS = [
+    ("Request", "label"),
+    ("Report", lambda q: q.report.label),
+    ("Claimed tCO2e", "claimed_tco2e"),
+    ("Credits requested", "credits_requested"),
+    ("Status", "status"),
+    ("Requested at", "requested_at"),
+    ("Withdrawn reason", "withdrawn_reason"),
+]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 READINGS_FORMS = {"monitoring.programme_readings", "monitoring.site_readings"}
 
@@ -98,6 +144,8 @@ def programme_readings(programme_id: int):
         if done is not None:
             return done
     query = services.list_uploads(current_user, programme=programme)
+    if request.method == "GET" and (fmt := export_format()):
+        return export_response(query, UPLOAD_COLUMNS, f"{programme.reference}-reading-uploads", fmt)
     page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
     status = 422 if request.method == "POST" else 200
     return render_template(
@@ -126,6 +174,8 @@ def site_readings(site_id: int):
     query = services.list_readings(
         site, actor=current_user, meter=meter, starts_from=window_from, ends_by=window_until
     )
+    if request.method == "GET" and (fmt := export_format()):
+        return export_response(query, READING_COLUMNS, f"{site.reference}-readings", fmt)
     page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
     return render_template(
         "monitoring/site_readings.html",
@@ -272,6 +322,43 @@ def meter(meter_id: int):
     ), (422 if request.method == "POST" else 200)
 
 
+# --- chart data: Chart.js configurations (templates/macros/visuals.html, docs/charts.md) ---------
+
+
+def _date_arg(name: str) -> date | None:
+    text = request.args.get(name)
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{name}: a date, YYYY-MM-DD.", errors={name: ["A date, YYYY-MM-DD."]}) from None
+
+
+@bp.get("/meters/<int:meter_id>/readings-chart.json")
+@login_required
+def meter_readings_chart(meter_id: int):
+    series = services.meter_daily_energy(
+        meter_id, actor=current_user, first_day=_date_arg("from"), last_day=_date_arg("to")
+    )
+    label = f"{series.meter.serial}: kWh per day ({series.timezone} days)"
+    return jsonify(charts.daily_energy_chart(series.days, label=label))
+
+
+@bp.get("/monitoring-reports/<int:report_id>/sites-chart.json")
+@login_required
+def report_sites_chart(report_id: int):
+    _report, rows = services.report_site_reductions(report_id, actor=current_user)
+    return jsonify(charts.site_reductions_chart(rows))
+
+
+@bp.get("/programmes/<int:programme_id>/monitoring/er-chart.json")
+@login_required
+def programme_er_chart(programme_id: int):
+    periods = services.programme_period_reductions(programme_id, actor=current_user)
+    return jsonify(charts.period_reductions_chart(periods))
+
+
 # --- monitoring reports -------------------------------------------------------------------------
 
 
@@ -299,6 +386,10 @@ def programme_monitoring(programme_id: int):
             return redirect(url_for("monitoring.report", report_id=report.id))
     reports = db.session.scalars(services.list_reports(current_user, programme=programme)).all()
     requests = db.session.scalars(services.list_requests(current_user, programme=programme)).all()
+    if request.method == "GET" and (fmt := export_format()):
+        if request.args.get("list") == "requests":
+            return export_response(requests, REQUEST_COLUMNS, f"{programme.reference}-issuance-requests", fmt)
+        return export_response(reports, REPORT_COLUMNS, f"{programme.reference}-monitoring-reports", fmt)
     return render_template(
         "monitoring/programme_monitoring.html",
         programme=programme,

@@ -18,10 +18,6 @@ def _choices(enum) -> list[SelectChoice]:
     return [SelectChoice(member.value, getattr(member, "label", member.value)) for member in enum]
 
 
-def _optional_int(value):
-    return int(value) if value not in (None, "", "None") else None
-
-
 def parse_boundary(text: str) -> dict | None:
     """A GeoJSON geometry (text starting with "{"), or area codes separated by commas or spaces."""
     text = (text or "").strip()
@@ -194,4 +190,9 @@ class GrantRoleForm(FlaskForm):
     role = SelectField(
         "Role", choices=_choices(r for r in Role if r not in ASSIGNED_ROLES), validators=[InputRequired()]
     )
-    site_id = SelectField("Site (site operators only)", coerce=_optional_int, validators=[Optional()])
+    # A reference, not a drop-down: a programme may hold 100,000 sites (the page must stay light).
+    site_reference = StringField(
+        "Site reference (site operators only)",
+        validators=[Optional(), Length(max=40)],
+        description="e.g. CPA-0001; the operator's role covers that one site.",
+    )

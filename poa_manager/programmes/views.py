@@ -1,5 +1,6 @@
 """Pages: programme list, creation and design, validation and registration, holds and roles."""
 
+import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
@@ -22,8 +23,9 @@ from poa_manager.programmes.forms import (
     format_boundary,
     format_pairs,
 )
+from poa_manager.programmes.models import Programme
 from poa_manager.programmes.rules import Mechanism
-from poa_manager.web import perform, place_errors
+from poa_manager.web import export_format, export_response, perform, place_errors
 
 bp = Blueprint("programmes", __name__, url_prefix="/programmes")
 
@@ -31,10 +33,43 @@ bp = Blueprint("programmes", __name__, url_prefix="/programmes")
 @bp.get("/")
 @login_required
 def index():
-    programmes = list(db.session.scalars(services.list_programmes(current_user)))
+    query = services.list_programmes(current_user)
+    if fmt := export_format():
+        return export_response(query, PROGRAMME_COLUMNS, "programmes", fmt)
+    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
     return render_template(
-        "programmes/index.html", programmes=programmes, can_create=bool(_coordinating_entities())
+        "programmes/index.html",
+        page=page,
+        programmes=page.items,
+        site_counts=_site_counts([p.id for p in page.items]),
+        can_create=bool(_coordinating_entities()),
     )
+
+
+PER_PAGE = 50
+PROGRAMME_COLUMNS = [
+    ("Reference", "reference"),
+    ("Title", "title"),
+    ("Mechanism", lambda p: p.mechanism.label),
+    ("Host country", "host_country"),
+    ("Partner country", "partner_country"),
+    ("Coordinating entity", lambda p: p.coordinating_entity.name),
+    ("Status", "status"),
+    ("Inclusion hold", "inclusion_hold"),
+    ("Issuance hold", "issuance_hold"),
+    ("Hold reason", "hold_reason"),
+]
+
+
+def _site_counts(programme_ids: list[int]) -> dict[int, int]:
+    # One grouped count for the page: `programme.sites | length` would load every site (100,000s).
+    query = (
+        sa.select(Programme.id, sa.func.count())
+        .join(Programme.sites)
+        .where(Programme.id.in_(programme_ids))
+        .group_by(Programme.id)
+    )
+    return dict(db.session.execute(query).all())
 
 
 def _coordinating_entities() -> list[Organisation]:
@@ -160,9 +195,6 @@ def _grant_form(programme) -> GrantRoleForm:
         for u in db.session.scalars(account_services.list_users(current_user))
         if u.is_active
     ]
-    form.site_id.choices = [SelectChoice("", "—")] + [
-        SelectChoice(site.id, f"{site.reference} {site.name}") for site in programme.sites
-    ]
     return form
 
 
@@ -182,6 +214,7 @@ def _render_detail(programme, *, grant_form=None, reason_form=None, revision_for
         revision_form=revision_form or RevisionForm(prefix="revision"),
         holds_form=holds_form,
         members=services.list_members(programme, actor=current_user),
+        site_count=services.count_sites(programme),
         policies=policies,
         history=audit_services.history_for("programme", programme.id),
         methodology=_methodology_or_none(programme),
@@ -286,7 +319,7 @@ def grant_role(programme_id: int):
                 actor=current_user,
                 user_id=form.user_id.data,
                 role=Role(form.role.data),
-                site_id=form.site_id.data,
+                site_id=services.site_id_for_reference(programme, form.site_reference.data),
             )
         except (InvalidInput, RuleViolation) as error:
             db.session.rollback()

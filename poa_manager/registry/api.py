@@ -6,7 +6,7 @@ from flask import Response, g, request
 
 from poa_manager.api import api_blueprint, perform
 from poa_manager.api.pagination import page_of
-from poa_manager.database import db
+from poa_manager.database import db, utcnow
 from poa_manager.monitoring import services as monitoring_services
 from poa_manager.programmes import services as programme_services
 from poa_manager.registry import schemas, services
@@ -344,3 +344,24 @@ def aef_report_file(report_id, fmt):
     return Response(
         body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
+
+
+# --- statistics behind the charts (docs/charts.md) ------------------------------------------------
+
+
+@blp.route("/registry/statistics/vintages")
+@blp.arguments(schemas.VintageStatisticsArgs, location="query")
+@blp.response(200, schemas.VintageTotalsSchema(many=True))
+def vintage_statistics(args):
+    """Credits issued, transferred, retired and cancelled per vintage, from the ledger, over the
+    programmes you take part in (or one of them)"""
+    return services.credits_by_vintage(actor=g.api_user, programme_id=args["programme_id"])
+
+
+@blp.route("/registry/ndc-contribution")
+@blp.arguments(schemas.NdcContributionArgs, location="query")
+@blp.response(200, schemas.NdcMonthSchema(many=True))
+def ndc_contribution(args):
+    """A host Party's issued credits, cumulative per month, split by Article 6.2 authorization
+    status, with NDC-use retirements (its government, registry administrators, platform admins)"""
+    return services.ndc_contribution(args["host_country"], actor=g.api_user, today=utcnow().date())

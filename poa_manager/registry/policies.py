@@ -4,7 +4,7 @@ import sqlalchemy as sa
 
 from poa_manager.accounts.models import User
 from poa_manager.accounts.policies import can_administer
-from poa_manager.accounts.roles import Role
+from poa_manager.accounts.roles import OrganisationKind, Role
 from poa_manager.monitoring.models import IssuanceRequest
 from poa_manager.programmes.models import Programme
 from poa_manager.programmes.policies import visible_programmes
@@ -74,6 +74,19 @@ def can_freeze(actor: User, programme_id: int) -> bool:
 
 def can_suspend(actor: User) -> bool:
     return can_administer(actor) or is_registry_administrator(actor)
+
+
+def can_view_ndc_contribution(actor: User, host_country: str) -> bool:
+    """A host Party's NDC figures: platform admins, the registry administrator, and people of that
+    Party's government (OrganisationKind.host_government of the same country); no one else."""
+    if can_administer(actor) or is_registry_administrator(actor):
+        return True
+    organisation = actor.organisation
+    return (
+        actor.is_active
+        and organisation.kind is OrganisationKind.host_government
+        and (organisation.country_code or "").upper() == host_country.upper()
+    )
 
 
 def can_manage_accounts(actor: User) -> bool:

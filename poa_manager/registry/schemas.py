@@ -272,3 +272,35 @@ class EventSchema(Schema):
     programme_id = fields.Integer(allow_none=True)
     occurred_at = fields.DateTime()
     payload = fields.Dict(metadata={"description": "Serial, range, quantity, transaction and accounts"})
+
+
+# --- statistics behind the charts (docs/charts.md) --------------------------------------------------
+
+
+class VintageStatisticsArgs(Schema):
+    programme_id = fields.Integer(load_default=None, metadata={"description": "One programme only"})
+
+
+class VintageTotalsSchema(Schema):
+    vintage = fields.Integer()
+    issued = fields.Integer()
+    transferred = fields.Integer()
+    retired = fields.Integer()
+    cancelled = fields.Integer()
+
+
+class NdcContributionArgs(Schema):
+    host_country = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Za-z]{2}$"),
+        metadata={"description": "ISO alpha-2, e.g. VN"},
+    )
+
+
+class NdcMonthSchema(Schema):
+    month = fields.String(metadata={"description": "YYYY-MM; totals are cumulative at its end (UTC)"})
+    issued = fields.Integer()
+    adjusted = fields.Integer(metadata={"description": "First transferred: corresponding adjustment applied"})
+    authorized_pending = fields.Integer(metadata={"description": "Authorized, not yet first transferred"})
+    not_authorized = fields.Integer(metadata={"description": "Mitigation contribution, not authorized"})
+    used_ndc = fields.Integer(metadata={"description": "Retired for use towards an NDC"})

@@ -1,15 +1,16 @@
 """JSON endpoints for sites: add and change them, check eligibility, include, review, exclude."""
 
-from flask import g
+from flask import Response, g, stream_with_context
 from flask.views import MethodView
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields
+from sqlalchemy.orm import selectinload
 
 from poa_manager.api import api_blueprint, perform
 from poa_manager.api.pagination import page_of
 from poa_manager.database import db, utcnow
 from poa_manager.programmes import services as programme_services
-from poa_manager.sites import schemas, services
+from poa_manager.sites import geofiles, models, schemas, services
 
 blp = api_blueprint("sites_api", __name__, description="Sites of a programme and their inclusion")
 
@@ -29,7 +30,8 @@ class ProgrammeSites(MethodView):
         """The programme's sites you may see, filtered by status or text"""
         programme = programme_services.get_programme(programme_id, actor=g.api_user)
         query = services.list_sites(g.api_user, programme=programme, **args)
-        return page_of(query, pagination_parameters)
+        # Each site carries its meters: one IN query per page, not one query per site.
+        return page_of(query.options(selectinload(models.Site.meters)), pagination_parameters)
 
     @blp.arguments(schemas.CreateSiteRequest)
     @blp.response(201, schemas.SiteSchema)
@@ -179,6 +181,36 @@ class ExternalRegistrations(MethodView):
         return counts
 
 
+class GeoExportArgs(Schema):
+    format = fields.String(
+        load_default=None, metadata={"description": "geojson or kml; the path's extension also chooses"}
+    )
+
+
+def _file_doc(description: str) -> dict:
+    content = {
+        mimetype: {"schema": {"type": "string", "format": "binary"}}
+        for mimetype in geofiles.MIMETYPES.values()
+    }
+    return {"responses": {"200": {"description": description, "content": content}}}
+
+
+@blp.route("/programmes/<int:programme_id>/sites.<any(geojson, kml):extension>", methods=["GET"])
+@blp.arguments(GeoExportArgs, location="query")
+@blp.doc(**_file_doc("The sites you may see, one GeoJSON Feature or KML Placemark each"))
+def export_sites(args, programme_id, extension):
+    """The programme's sites as GeoJSON or KML, with the import template's fields (docs/maps.md)"""
+    programme = programme_services.get_programme(programme_id, actor=g.api_user)
+    chosen = args["format"] if args["format"] in geofiles.MIMETYPES else extension
+    records = services.export_records(programme, actor=g.api_user)
+    chunks, mimetype = geofiles.export_file(records, chosen, programme.reference, programme.title)
+    return Response(
+        stream_with_context(chunks),
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{programme.reference}-sites.{chosen}"'},
+    )
+
+
 class ImportOptions(Schema):
     check_on = fields.Date(load_default=None, metadata={"description": "Check every new site on this date"})
 
@@ -188,7 +220,7 @@ class ImportOptions(Schema):
 @blp.arguments(ImportOptions, location="form")
 @blp.response(201, schemas.SiteImportSchema)
 def import_sites(files, options, programme_id):
-    """Upload a CSV or XLSX of sites (the page offers a template): all rows or none
+    """Upload a CSV, XLSX, GeoJSON, KML or KMZ of sites (the page offers a template): all rows or none
 
     A rejected file answers 409 with every row error in errors.rows (row, column, code, message, value).
     """

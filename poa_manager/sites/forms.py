@@ -225,7 +225,13 @@ class CriteriaForm(FlaskForm):
 
 class ImportSitesForm(FlaskForm):
     file = FileField(
-        "CSV or XLSX file", validators=[FileRequired(), FileAllowed(["csv", "xlsx"], "CSV or XLSX only.")]
+        "CSV, XLSX, GeoJSON, KML or KMZ file",
+        validators=[
+            FileRequired(),
+            FileAllowed(
+                ["csv", "xlsx", "geojson", "json", "kml", "kmz"], "CSV, XLSX, GeoJSON, KML or KMZ only."
+            ),
+        ],
     )
     check_on = DateField(
         "Check eligibility on",

@@ -2,7 +2,7 @@
 
 import json
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
@@ -13,7 +13,7 @@ from poa_manager.audit import services as audit_services
 from poa_manager.database import count_rows, db, utcnow
 from poa_manager.errors import InvalidInput, RuleViolation
 from poa_manager.programmes import services as programme_services
-from poa_manager.sites import eligibility, importer, policies, services
+from poa_manager.sites import eligibility, geofiles, importer, policies, services
 from poa_manager.sites.forms import (
     ConfirmInclusionForm,
     CriteriaForm,
@@ -25,10 +25,26 @@ from poa_manager.sites.forms import (
     SiteForm,
 )
 from poa_manager.sites.models import Site, SiteStatus
-from poa_manager.web import describe, perform, place_errors
+from poa_manager.web import describe, export_format, export_response, perform, place_errors
 
 bp = Blueprint("sites", __name__)
 PER_PAGE = 50
+SITE_COLUMNS = [
+    ("Reference", "reference"),
+    ("Name", "name"),
+    ("Status", "status"),
+    ("Technology", "technology"),
+    ("Capacity kW", "capacity_kw"),
+    ("Latitude", "latitude"),
+    ("Longitude", "longitude"),
+    ("Area", "area_code"),
+    ("Commissioned on", "commissioned_on"),
+    ("Included on", "included_on"),
+    ("Crediting start", "crediting_start"),
+    ("Crediting end", "crediting_end"),
+    ("Funding sources", "funding_sources"),
+    ("Review reason", "review_reason"),
+]
 
 
 # --- lists and forms ----------------------------------------------------------------------------
@@ -42,9 +58,15 @@ def index(programme_id: int):
     status = SiteStatus(status) if status in set(SiteStatus) else None
     search = (request.args.get("q") or "").strip()[:100] or None
     query = services.list_sites(current_user, programme=programme, status=status, search=search)
+    if fmt := export_format():
+        return export_response(query, SITE_COLUMNS, f"{programme.reference}-sites", fmt)
     page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
-    eligible_count = count_rows(
-        services.list_sites(current_user, programme=programme, status=SiteStatus.eligible)
+    # A second COUNT over the programme's sites, only for those who see "Include all N eligible".
+    can_include = policies.can_include(current_user, programme) and programme.current_version
+    eligible_count = (
+        count_rows(services.list_sites(current_user, programme=programme, status=SiteStatus.eligible))
+        if can_include
+        else 0
     )
     return render_template(
         "sites/index.html",
@@ -142,6 +164,21 @@ def detail(site_id: int):
         reason_form=ReasonForm(),
         exclude_form=ExcludeForm(),
         history=audit_services.history_for("site", site.id),
+    )
+
+
+@bp.get("/sites/<int:site_id>/inclusion-record/print")
+@login_required
+def inclusion_print(site_id: int):
+    site = services.get_site(site_id, actor=current_user)
+    return render_template(
+        "sites/inclusion_print.html",
+        site=site,
+        programme=site.programme,
+        checks=services.eligibility_checks(site),
+        conflicts=services.find_conflicts(site),
+        history=audit_services.history_for("site", site.id, limit=200),
+        printed_at=utcnow(),
     )
 
 
@@ -328,6 +365,80 @@ def criteria(programme_id: int):
     ), 200 if not problems else 422
 
 
+# --- maps and map files (docs/maps.md) -----------------------------------------------------------
+
+GEOJSON = geofiles.MIMETYPES["geojson"]
+
+
+def _site_url_template() -> str:
+    # One url_for, not 100,000: the id is the last path segment of the site page.
+    return url_for("sites.detail", site_id=0)[: -len("0")] + "{}"
+
+
+def _map_response(points: services.MapPoints) -> Response:
+    site_url = _site_url_template()
+    features = (
+        (
+            point.latitude,
+            point.longitude,
+            {
+                "reference": point.reference,
+                "name": point.name,
+                "status": point.status,
+                "capacity_kw": None if point.capacity_kw is None else str(point.capacity_kw),
+                "url": site_url.format(point.id),
+            },
+        )
+        for point in points.points
+    )
+    return Response(geofiles.map_geojson(features, unlocated=points.unlocated), mimetype=GEOJSON)
+
+
+@bp.get("/programmes/<int:programme_id>/sites/map")
+@login_required
+def programme_map(programme_id: int):
+    programme = programme_services.get_programme(programme_id, actor=current_user)
+    status = request.args.get("status") or None
+    status = SiteStatus(status) if status in set(SiteStatus) else None
+    return render_template("sites/map.html", programme=programme, status=status, statuses=list(SiteStatus))
+
+
+@bp.get("/programmes/<int:programme_id>/sites/map.geojson")
+@login_required
+def map_data(programme_id: int):
+    programme = programme_services.get_programme(programme_id, actor=current_user)
+    status = request.args.get("status") or None
+    status = SiteStatus(status) if status in set(SiteStatus) else None
+    return _map_response(services.map_points(current_user, programme=programme, status=status))
+
+
+@bp.get("/sites/<int:site_id>/map.geojson")
+@login_required
+def site_map_data(site_id: int):
+    site = services.get_site(site_id, actor=current_user)
+    return _map_response(services.map_points(current_user, site_id=site.id))
+
+
+@bp.get("/programmes/<int:programme_id>/boundary.geojson")
+@login_required
+def boundary(programme_id: int):
+    programme = programme_services.get_programme(programme_id, actor=current_user)
+    return Response(json.dumps(services.boundary_geojson(programme)), mimetype=GEOJSON)
+
+
+@bp.get("/programmes/<int:programme_id>/sites/export.<any(geojson, kml):extension>")
+@login_required
+def export_map_file(programme_id: int, extension: str):
+    programme = programme_services.get_programme(programme_id, actor=current_user)
+    records = services.export_records(programme, actor=current_user)
+    chunks, mimetype = geofiles.export_file(records, extension, programme.reference, programme.title)
+    return Response(
+        stream_with_context(chunks),
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{programme.reference}-sites.{extension}"'},
+    )
+
+
 # --- bulk upload --------------------------------------------------------------------------------
 
 
@@ -419,5 +530,20 @@ def external_registrations():
             db.session.commit()
             flash(f"{counts['created']} registrations added, {counts['updated']} updated.", "success")
             return redirect(url_for("sites.external_registrations"))
+    if request.method == "GET" and (fmt := export_format()):
+        return export_response(query, EXTERNAL_COLUMNS, "external-registrations", fmt)
     page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
     return render_template("sites/external_registrations.html", form=form, page=page), status
+
+
+EXTERNAL_COLUMNS = [
+    ("Registry", "registry_name"),
+    ("Identifier", "identifier"),
+    ("Name", "name"),
+    ("Latitude", "latitude"),
+    ("Longitude", "longitude"),
+    ("Technology", "technology"),
+    ("Serials", lambda r: ", ".join(i.value for i in r.identifiers)),
+    ("Crediting start", "crediting_start"),
+    ("Crediting end", "crediting_end"),
+]

@@ -12,6 +12,7 @@ from poa_manager.database import db
 from poa_manager.errors import DomainError, InvalidInput, RuleViolation
 from poa_manager.monitoring import services as monitoring_services
 from poa_manager.monitoring.models import IssuanceRequestLine
+from poa_manager.sites import geofiles
 from poa_manager.verification import exports, impartiality, policies, services
 from poa_manager.verification.forms import (
     AssignForm,
@@ -32,7 +33,7 @@ from poa_manager.verification.models import (
     PopulationDecision,
     VerificationStatus,
 )
-from poa_manager.web import describe, perform, place_errors
+from poa_manager.web import describe, export_format, export_response, perform, place_errors
 
 bp = Blueprint("verification", __name__)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -59,10 +60,32 @@ def _verification(verification_id: int):
 def index():
     status = request.args.get("status") or None
     chosen = VerificationStatus(status) if status in VerificationStatus.__members__ else None
-    verifications = db.session.scalars(services.list_verifications(current_user, status=chosen)).all()
+    query = services.list_verifications(current_user, status=chosen)
+    if fmt := export_format():
+        return export_response(query, VERIFICATION_COLUMNS, "verifications", fmt)
+    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
     return render_template(
-        "verification/index.html", verifications=verifications, statuses=VerificationStatus, chosen=chosen
+        "verification/index.html",
+        page=page,
+        verifications=page.items,
+        statuses=VerificationStatus,
+        chosen=chosen,
     )
+
+
+PER_PAGE = 50
+VERIFICATION_COLUMNS = [
+    ("Verification", "label"),
+    ("Programme", lambda v: v.programme.reference),
+    ("Request", lambda v: v.request.label),
+    ("Verifier", lambda v: v.verifier_organisation.name),
+    ("Status", "status"),
+    ("Assigned at", "assigned_at"),
+    ("Due on", "due_on"),
+    ("Claimed tCO2e", lambda v: v.request.claimed_tco2e),
+    ("Verified tCO2e", "verified_tco2e"),
+    ("Cancelled reason", "cancelled_reason"),
+]
 
 
 def _team_choices(form: TeamForm, organisation_ids: list[int]) -> None:
@@ -322,6 +345,34 @@ def sample(verification_id: int):
         results=exports.results_payload(verification),
         can_work=policies.can_work_on(current_user, verification),
     )
+
+
+@bp.get("/verifications/<int:verification_id>/sample/map.geojson")
+@login_required
+def sample_map_data(verification_id: int):
+    """The frame on a map (docs/maps.md): coloured by state, sampled sites linking to their finding."""
+    verification = _verification(verification_id)
+    found = services.sample_points(verification)
+    # One url_for each, not one per site: the site id is the last path segment.
+    finding_url = url_for("verification.finding", verification_id=verification.id, site_id=0)[:-1] + "{}"
+    site_url = url_for("sites.detail", site_id=0)[:-1] + "{}"
+    features = (
+        (
+            point.latitude,
+            point.longitude,
+            {
+                "reference": point.reference,
+                "name": point.name,
+                "state": point.state,
+                "sampled": "yes" if point.sampled else "no",
+                "stratum": point.stratum,
+                "url": (finding_url if point.sampled else site_url).format(point.site_id),
+            },
+        )
+        for point in found.points
+    )
+    body = geofiles.map_geojson(features, unlocated=found.unlocated)
+    return Response(body, mimetype=geofiles.MIMETYPES["geojson"])
 
 
 @bp.route("/verifications/<int:verification_id>/sample/<int:site_id>", methods=["GET", "POST"])

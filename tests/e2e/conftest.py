@@ -4,6 +4,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import flask_migrate
@@ -36,19 +37,22 @@ class Live:
     url: str
 
 
-@pytest.fixture(scope="session")
-def live(tmp_path_factory) -> Iterator[Live]:
-    """The real app served on loopback, CSRF on, over a database holding the demo data."""
+@contextmanager
+def _served(tmp_path_factory, *, showcase: bool) -> Iterator[Live]:
     with fresh_database(tmp_path_factory.mktemp("e2e")) as url:
+        uploads = tmp_path_factory.mktemp("uploads")
         app = create_app(
             "testing",
             SQLALCHEMY_DATABASE_URI=url,
             WTF_CSRF_ENABLED=True,
-            READINGS_UPLOAD_FOLDER=str(tmp_path_factory.mktemp("uploads")),
+            READINGS_UPLOAD_FOLDER=str(uploads),
         )
         with app.app_context():
             flask_migrate.upgrade()
-            demo.seed(settings=account_settings())
+            if showcase:
+                demo.seed(settings=account_settings(), upload_folder=uploads, showcase=True)
+            else:
+                demo.seed(settings=account_settings())
             db.session.commit()
             db.session.remove()
         server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -64,6 +68,20 @@ def live(tmp_path_factory) -> Iterator[Live]:
                 # Pooled connections would keep the PostgreSQL scratch database from being dropped.
                 for engine in db.engines.values():
                     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory) -> Iterator[Live]:
+    """The real app served on loopback, CSRF on, over a database holding the small demo."""
+    with _served(tmp_path_factory, showcase=False) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+def showcase(tmp_path_factory) -> Iterator[Live]:
+    """The same over the full demo `make run` seeds: 200 sites, a year of readings, issued credits."""
+    with _served(tmp_path_factory, showcase=True) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")

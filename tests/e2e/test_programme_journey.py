@@ -187,7 +187,7 @@ def test_register_a_programme_upload_sites_fix_errors_and_include_them(
     _open_programme(coordinator)
     coordinator.get_by_role("link", name="0 — open the list").click()
     coordinator.get_by_role("button", name="Upload CSV/XLSX").click()
-    coordinator.get_by_label("CSV or XLSX file").set_input_files(tmp_path / "sites.csv")
+    coordinator.get_by_label("CSV, XLSX, GeoJSON, KML or KMZ file").set_input_files(tmp_path / "sites.csv")
     coordinator.get_by_label("Check eligibility on").fill("2026-11-01")
     coordinator.get_by_role("button", name="Upload").click()
     errors = coordinator.get_by_test_id("import-errors").locator("tbody tr")
@@ -202,7 +202,9 @@ def test_register_a_programme_upload_sites_fix_errors_and_include_them(
     assert reported == {(index + 2, column) for index, column, _ in FAULTS}  # header is row 1
     screenshot(coordinator, "site-import-errors.png")
 
-    coordinator.get_by_label("CSV or XLSX file").set_input_files(tmp_path / "sites-fixed.csv")
+    coordinator.get_by_label("CSV, XLSX, GeoJSON, KML or KMZ file").set_input_files(
+        tmp_path / "sites-fixed.csv"
+    )
     coordinator.get_by_label("Check eligibility on").fill("2026-11-01")
     coordinator.get_by_role("button", name="Upload").click()
     expect(coordinator.get_by_role("status")).to_contain_text(f"{SITES} sites imported")

@@ -1,5 +1,11 @@
 """Use cases for monitoring, split by sub-concept; import them from here."""
 
+from poa_manager.monitoring.services.charts import (
+    MeterDailyEnergy,
+    meter_daily_energy,
+    programme_period_reductions,
+    report_site_reductions,
+)
 from poa_manager.monitoring.services.readings import (
     IngestOutcome,
     calibration_history,
@@ -45,6 +51,10 @@ from poa_manager.monitoring.services.reports import (
 )
 
 __all__ = [
+    "MeterDailyEnergy",
+    "meter_daily_energy",
+    "programme_period_reductions",
+    "report_site_reductions",
     "DEFAULT_SETTINGS",
     "SETTINGS_HELP",
     "WITHDRAWABLE",

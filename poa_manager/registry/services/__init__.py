@@ -73,6 +73,7 @@ from poa_manager.registry.services.lookup import (
     serial_of,
 )
 from poa_manager.registry.services.reconcile import Reconciliation, reconcile
+from poa_manager.registry.services.statistics import credits_by_vintage, ndc_contribution, ndc_countries
 from poa_manager.registry.services.transactions import (
     approve_transaction,
     awaiting_approval,
@@ -87,6 +88,9 @@ from poa_manager.registry.services.transactions import (
 )
 
 __all__ = [
+    "credits_by_vintage",
+    "ndc_contribution",
+    "ndc_countries",
     "can_report",
     "generate_aef_report",
     "get_aef_report",

@@ -19,6 +19,7 @@ from poa_manager.sites.services.inclusion import (
     update_criteria,
     withdraw_site,
 )
+from poa_manager.sites.services.maps import MapPoint, MapPoints, boundary_geojson, export_records, map_points
 from poa_manager.sites.services.records import (
     create_site,
     get_site,
@@ -28,6 +29,11 @@ from poa_manager.sites.services.records import (
 )
 
 __all__ = [
+    "MapPoint",
+    "MapPoints",
+    "boundary_geojson",
+    "export_records",
+    "map_points",
     "renew_crediting_period",
     "ImportRejected",
     "ImportResult",

@@ -1,4 +1,4 @@
-"""Bulk upload of sites from CSV or XLSX: every row is checked, then all are created or none."""
+"""Bulk upload of sites from CSV, XLSX, GeoJSON, KML or KMZ: every row checked, then all or none created."""
 
 import hashlib
 from dataclasses import dataclass, field
@@ -12,12 +12,13 @@ from poa_manager.audit import services as audit
 from poa_manager.database import db
 from poa_manager.errors import InvalidInput, NotAllowed, RuleViolation
 from poa_manager.programmes.models import Programme
-from poa_manager.sites import importer, policies
+from poa_manager.sites import geofiles, importer, policies
 from poa_manager.sites.importer import RowError, SiteRow, error_report_csv
 from poa_manager.sites.models import CheckOutcome, Site
 from poa_manager.sites.services import inclusion, records
 
-PARSERS = {".csv": importer.parse_csv, ".xlsx": importer.parse_xlsx}
+# Map files become the same rows as a spreadsheet, so every check below is shared (quality.md B3).
+PARSERS = {".csv": importer.parse_csv, ".xlsx": importer.parse_xlsx, **geofiles.PARSERS}
 # create_site's error fields that are named differently in the file.
 _COLUMN_OF_FIELD = {"operator_organisation_id": "operator"}
 
@@ -55,7 +56,11 @@ def import_sites(
     parser = PARSERS.get(extension)
     if parser is None:
         error = RowError(
-            importer.FILE, "", "unsupported_file_type", "Upload a .csv or .xlsx file.", extension
+            importer.FILE,
+            "",
+            "unsupported_file_type",
+            "Upload a .csv, .xlsx, .geojson, .kml or .kmz file.",
+            extension,
         )
         raise ImportRejected([error], filename=filename)
     parsed = parser(data)

@@ -46,6 +46,7 @@ from poa_manager.verification.services.plans import (
     reproduces,
     stratify_options,
 )
+from poa_manager.verification.services.sample_map import SamplePoint, SamplePoints, sample_points
 from poa_manager.verification.services.statements import (
     approve_statement,
     draft_statement,
@@ -54,6 +55,9 @@ from poa_manager.verification.services.statements import (
 )
 
 __all__ = [
+    "SamplePoint",
+    "SamplePoints",
+    "sample_points",
     "CAPACITY_CLASSES_KW",
     "IMPARTIALITY_RULES",
     "MIN_PER_STRATUM",

@@ -115,7 +115,7 @@ def test_grant_through_the_page_shows_refusals(world, login_as):
     client = login_as(world.admin)
     response = client.post(
         f"/programmes/{world.programme.id}/members",
-        data={"grant-user_id": world.coordinator.id, "grant-role": "verifier", "grant-site_id": ""},
+        data={"grant-user_id": world.coordinator.id, "grant-role": "verifier", "grant-site_reference": ""},
     )
     assert response.status_code == 422
     assert b"needs a user of a verifier" in response.data
@@ -126,7 +126,17 @@ def test_grant_through_the_page_shows_refusals(world, login_as):
         data={
             "grant-user_id": world.coordinator.id,
             "grant-role": "site_operator",
-            "grant-site_id": str(site.id),
+            "grant-site_reference": "NO-SUCH-SITE",
+        },
+    )
+    assert response.status_code == 422
+    assert b"This programme has no site NO-SUCH-SITE." in response.data
+    response = client.post(
+        f"/programmes/{world.programme.id}/members",
+        data={
+            "grant-user_id": world.coordinator.id,
+            "grant-role": "site_operator",
+            "grant-site_reference": site.reference,
         },
     )
     assert response.status_code == 302
