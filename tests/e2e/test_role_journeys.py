@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from poa_manager.database import utcnow
 from tests.e2e.test_browser_journey import log_in, screenshot
 
 pytestmark = pytest.mark.e2e
@@ -47,6 +48,12 @@ def test_operator_sees_the_completeness_of_each_site(tab: Page):
     chart = tab.get_by_test_id("completeness-chart")
     expect(chart.locator(CHART_READY)).to_have_count(1, timeout=15_000)
     expect(tab.get_by_test_id("operator-sites")).to_contain_text("RT-0001")
+    # What it drew: RT-0001's days wait in the rejected file (nothing this period); the others report.
+    config = tab.request.get(chart.locator("canvas").get_attribute("data-chart-src")).json()
+    percent = dict(zip(config["data"]["labels"], config["data"]["datasets"][0]["data"], strict=True))
+    assert percent["RT-0001"] == 0, percent
+    if utcnow().day >= 2:  # the period is this month: on its 1st no local day has ended yet
+        assert percent["RT-0002"] > 0, percent
     expect(tab.get_by_test_id("rejected-uploads")).to_contain_text("problems")  # the planted one
     screenshot(tab, "role-operator-completeness.png")
 
