@@ -2,6 +2,8 @@
 
 import enum
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -142,6 +144,19 @@ def begin_writing() -> None:
     if isinstance(bind, sa.Connection) or bind.dialect.name != "sqlite" or db.session().in_transaction():
         return
     db.session.connection(execution_options={"sqlite_begin_immediate": True})
+
+
+@contextmanager
+def committed_step() -> Iterator[None]:
+    """One writing transaction of a background job: committed when the block ends, rolled back if
+    it raises, so a job that stops halfway leaves every earlier step done and this one undone."""
+    begin_writing()
+    try:
+        yield
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
 
 
 def lock(instance) -> None:

@@ -6,8 +6,6 @@ recorded attempt commits on its own, so no transaction (and, on SQLite, no write
 while a receiver takes its time to answer.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +14,7 @@ from huey import crontab
 from huey.exceptions import TaskLockedException
 
 from poa_manager import tasks
-from poa_manager.database import begin_writing, db, utcnow
+from poa_manager.database import committed_step, utcnow
 from poa_manager.interop import services
 from poa_manager.interop.http import DEFAULT_TIMEOUT_SECONDS, UrllibSender
 
@@ -43,24 +41,13 @@ def sender_for(app: Flask, *, timeout_seconds: float | None = None) -> UrllibSen
     )
 
 
-@contextmanager
-def _committed_step() -> Iterator[None]:
-    begin_writing()
-    try:
-        yield
-    except BaseException:
-        db.session.rollback()
-        raise
-    db.session.commit()
-
-
 def run_webhooks(*, send: services.Send, now: datetime | None = None) -> WebhookRun:
     """Enqueue new registry events, then deliver what is due, batch by batch, committing as it goes.
     `now` fixes the clock (tests); by default each batch reads it afresh."""
-    with _committed_step():
+    with committed_step():
         run = WebhookRun(enqueued=services.enqueue_new_events(now=now or utcnow()))
     for _ in range(MAX_BATCHES):
-        batch = services.deliver_due(now=now or utcnow(), send=send, limit=BATCH, step=_committed_step)
+        batch = services.deliver_due(now=now or utcnow(), send=send, limit=BATCH, step=committed_step)
         run.attempted += batch.attempted
         run.delivered += batch.delivered
         run.retrying += batch.retrying

@@ -5,8 +5,6 @@ Like a view, it owns the transactions: every claim and every recorded attempt co
 so no transaction (and, on SQLite, no write lock) is held while the mail server answers.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 import click
@@ -15,22 +13,11 @@ from huey import crontab
 from huey.exceptions import TaskLockedException
 
 from poa_manager import tasks
-from poa_manager.database import begin_writing, db, utcnow
+from poa_manager.database import committed_step, utcnow
 from poa_manager.notifications import mail, services
 
 BATCH = 50
 MAX_BATCHES = 20
-
-
-@contextmanager
-def _committed_step() -> Iterator[None]:
-    begin_writing()
-    try:
-        yield
-    except BaseException:
-        db.session.rollback()
-        raise
-    db.session.commit()
 
 
 def send_notifications(app: Flask, *, now: datetime | None = None) -> services.EmailRun | None:
@@ -43,7 +30,7 @@ def send_notifications(app: Flask, *, now: datetime | None = None) -> services.E
     sender = mail.SmtpSender(settings)
     try:
         for _ in range(MAX_BATCHES):
-            batch = services.send_due(now=now or utcnow(), send=sender, limit=BATCH, step=_committed_step)
+            batch = services.send_due(now=now or utcnow(), send=sender, limit=BATCH, step=committed_step)
             run.attempted += batch.attempted
             run.sent += batch.sent
             run.retrying += batch.retrying
@@ -58,7 +45,7 @@ def send_notifications(app: Flask, *, now: datetime | None = None) -> services.E
 def send_notifications_command(*, retry_failed: bool = False) -> None:
     """The body of `flask poa send-notifications`: optionally re-arm failed e-mails, then send."""
     if retry_failed:
-        with _committed_step():
+        with committed_step():
             click.echo(f"{services.retry_failed()} failed e-mails will be tried again.")
     run = send_notifications(current_app)
     if run is None:
