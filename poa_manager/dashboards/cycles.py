@@ -177,19 +177,15 @@ def _is_month_end(day: date) -> bool:
 
 def years_and_months(start: date, end: date) -> str:
     """'5 years 4 months', '1 year', '3 months', '0 months' (calendar months, see months_between)."""
-    months = months_between(start, end)
-    years, months = divmod(months, 12)
-    parts = []
-    if years:
-        parts.append(f"{years} year{'s' if years != 1 else ''}")
-    if months or not years:
-        parts.append(f"{months} month{'s' if months != 1 else ''}")
-    return " ".join(parts)
+    return _as_years_and_months(months_between(start, end))
 
 
 def days_as_years_and_months(days: int | float) -> str:
     """An approximate reading of a day count (e.g. a median), by average month length."""
-    months = int(days // (365.25 / 12))
+    return _as_years_and_months(int(days // (365.25 / 12)))
+
+
+def _as_years_and_months(months: int) -> str:
     years, months = divmod(months, 12)
     parts = []
     if years:

@@ -42,12 +42,7 @@ def _request_page(found: list):
     return found[(number - 1) * PER_PAGE : number * PER_PAGE], number, pages
 
 
-@bp.get(f"{PREFIX}/cycle-times")
-@login_required
-def cycle_times():
-    today = utcnow().date()
-    summary = services.portfolio(actor=current_user, today=today)
-    references = services.reference_cycles(actor=current_user)
+def _render_cycles(summary, *, today, programme=None, references=(), batches=()):
     rows, page, pages = _request_page(summary.requests)
     return render_template(
         "dashboards/cycle_times.html",
@@ -55,12 +50,24 @@ def cycle_times():
         rows=rows,
         page=page,
         pages=pages,
-        programme=None,
+        programme=programme,
         references=references,
-        reference_median=services.reference_median_days(references),
-        batches=services.reference_batches(actor=current_user),
+        reference_median=services.reference_median_days(references) if references else None,
+        batches=batches,
         cycles=cycles,
         today=today,
+    )
+
+
+@bp.get(f"{PREFIX}/cycle-times")
+@login_required
+def cycle_times():
+    today = utcnow().date()
+    return _render_cycles(
+        services.portfolio(actor=current_user, today=today),
+        today=today,
+        references=services.reference_cycles(actor=current_user),
+        batches=services.reference_batches(actor=current_user),
     )
 
 
@@ -70,20 +77,7 @@ def programme_cycle_times(programme_id: int):
     programme = programme_services.get_programme(programme_id, actor=current_user)
     today = utcnow().date()
     summary = services.programme_cycles(programme, actor=current_user, today=today)
-    rows, page, pages = _request_page(summary.requests)
-    return render_template(
-        "dashboards/cycle_times.html",
-        summary=summary,
-        rows=rows,
-        page=page,
-        pages=pages,
-        programme=programme,
-        references=[],
-        reference_median=None,
-        batches=[],
-        cycles=cycles,
-        today=today,
-    )
+    return _render_cycles(summary, today=today, programme=programme)
 
 
 @bp.route(f"{PREFIX}/service-level-targets", methods=["GET", "POST"])
