@@ -26,6 +26,24 @@ from tests.factories import (
     UserFactory,
 )
 
+_FIGURES: list[str] = []
+
+
+@pytest.fixture
+def figures(request):
+    """`figures.append("N cells, 0 unexpected")`: a figure the test proves, printed at the end of
+    every run (quiet or not) under "Figures", so `make test` shows what was measured."""
+    reported: list[str] = []
+    yield reported
+    _FIGURES.extend(f"{request.node.nodeid}: {line}" for line in reported)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _FIGURES:
+        terminalreporter.section("Figures")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)
+
 
 def pytest_collection_modifyitems(config, items):
     if on_postgresql():
