@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_lists import _analyze, _p, _seed_sites, _sql_meter  # noqa: E402
 
+from bench.web_login import log_in  # noqa: E402
 from poa_manager import create_app, demo  # noqa: E402
 from poa_manager.accounts.login import account_settings  # noqa: E402
 from poa_manager.database import db  # noqa: E402
@@ -92,12 +93,7 @@ def _reading_status_for_new_sites(programme_id: int) -> None:
 
 
 def _login(app, user: str):
-    client = app.test_client()
-    response = client.post(
-        "/login", data={"email": f"{user}@demo.example.org", "password": demo.DEMO_PASSWORD}
-    )
-    assert response.status_code == 302, response.data[:300]
-    return client
+    return log_in(app, f"{user}@demo.example.org", demo.DEMO_PASSWORD)
 
 
 def main() -> None:

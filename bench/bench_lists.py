@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.web_login import log_in  # noqa: E402
 from poa_manager import create_app  # noqa: E402
 from poa_manager.accounts.roles import OrganisationKind  # noqa: E402
 from poa_manager.database import db, utcnow  # noqa: E402
@@ -92,10 +93,7 @@ def _sql_meter(engine) -> dict:
 
 
 def _login(app, email: str):
-    client = app.test_client()
-    response = client.post("/login", data={"email": email, "password": PASSWORD})
-    assert response.status_code == 302, response.data[:300]
-    return client
+    return log_in(app, email, PASSWORD)
 
 
 def _time(client, url: str, meter: dict) -> tuple[list[float], list[float], int, int]:

@@ -43,6 +43,16 @@ class Config:
 
     PASSWORD_MIN_LENGTH = 12
 
+    # Two-factor authentication (docs/two-factor.md): the pending state between password and code
+    # lasts TWO_FACTOR_PENDING_MINUTES; TOTP_ISSUER names the app in authenticator apps.
+    TWO_FACTOR_PENDING_MINUTES = 10
+    TOTP_ISSUER = "poa_manager"
+    TWO_FACTOR_RATE_LIMIT = "10 per minute;100 per hour"
+    # Password reset links: e-mailed ones (only with POA_SMTP_HOST) and admin-issued ones.
+    PASSWORD_RESET_EMAIL_MINUTES = 30
+    PASSWORD_RESET_ADMIN_HOURS = 24
+    PASSWORD_RESET_RATE_LIMIT = "5 per minute;30 per hour"
+
     PROXY_FIX_HOPS = 0  # POA_PROXY_FIX_HOPS=1 behind one reverse proxy that sets X-Forwarded-*
     MAX_CONTENT_LENGTH = 20 * 1024 * 1024
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the login session
@@ -73,18 +83,26 @@ class Config:
     # background and works offline. The tile host is added to the CSP's img-src (security.py).
     MAP_TILE_URL = ""
     MAP_TILE_ATTRIBUTION = ""  # POA_MAP_TILE_ATTRIBUTION, e.g. "© OpenStreetMap contributors"
+    # Logs (docs/operations.md): "json" is one object per line for a log collector, "text" for a
+    # terminal; POA_LOG_FORMAT and POA_LOG_LEVEL override both.
+    LOG_FORMAT = "json"
+    LOG_LEVEL = "INFO"
 
 
 class DevelopmentConfig(Config):
     TEMPLATES_AUTO_RELOAD = True
+    LOG_FORMAT = "text"
 
 
 class TestingConfig(Config):
     TESTING = True
+    LOG_FORMAT = "text"
     SECRET_KEY = "test-only-" + "x" * 32
     WTF_CSRF_ENABLED = False  # the csrf_enabled fixture turns it back on for CSRF tests
     # The suite logs in hundreds of times from one address; the rate-limit test restores the real limit.
     LOGIN_RATE_LIMIT = "10000 per minute"
+    TWO_FACTOR_RATE_LIMIT = "10000 per minute"
+    PASSWORD_RESET_RATE_LIMIT = "10000 per minute"
     SQLALCHEMY_DATABASE_URI = os.environ.get("POA_TEST_DATABASE_URL", "sqlite://")
     TASKS_IMMEDIATE = True
     READINGS_INLINE_MAX_BYTES = 64 * 1024  # small, so tests go through the queue path too

@@ -131,6 +131,13 @@ def _begin_sqlite(connection: sa.Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def writes_need_a_fresh_transaction() -> bool:
+    """Whether a request that has read must start again as a writer before it commits a write:
+    on SQLite, unless the session is bound to an outer connection (the tests' rolled-back one)."""
+    bind = db.session.get_bind()
+    return not isinstance(bind, sa.Connection) and bind.dialect.name == "sqlite"
+
+
 def begin_writing() -> None:
     """Start the session's next transaction as a writer (SQLite: BEGIN IMMEDIATE).
 

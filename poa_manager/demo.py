@@ -10,7 +10,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from poa_manager.accounts import policies as account_policies
 from poa_manager.accounts import services as account_services
+from poa_manager.accounts import two_factor
 from poa_manager.accounts.models import User
 from poa_manager.accounts.roles import OrganisationKind, Role
 from poa_manager.database import db, utcnow
@@ -21,6 +23,9 @@ from poa_manager.registry import services as registry_services
 from poa_manager.sites import services as site_services
 
 DEMO_PASSWORD = "sunrise-over-mekong-26"  # printed in the README; never use the demo in production
+# The demo's authenticator key (README): registry administrators and host-government users must
+# use TOTP, so the demo enrols them with this shared, published key. Demo data only.
+DEMO_TOTP_SECRET = "DEMOPOAMANAGERTOTPKEYJCMVNTWOSIX"
 
 ORGANISATIONS = {
     "secretariat": ("JCM Joint Committee Secretariat (Viet Nam)", OrganisationKind.registry_authority, "VN"),
@@ -48,6 +53,21 @@ USERS = [
     ("trader@demo.example.org", "Quang Trader", "cme"),  # the CME's second person: approves its transfers
     ("japan@demo.example.org", "Yuki Tanaka", "japan"),  # holds Japan's share of the credits
 ]
+
+
+def _enrol_demo_second_factor(users) -> None:
+    """Enrol every demo user whose role requires TOTP (accounts.policies), with DEMO_TOTP_SECRET."""
+    now = utcnow()
+    for user in users:
+        db.session.refresh(user, ["memberships", "organisation"])
+        if not account_policies.two_factor_required(user):
+            continue
+        user.totp_secret = DEMO_TOTP_SECRET
+        code = two_factor.code_at_step(DEMO_TOTP_SECRET, two_factor.step_of(now))
+        account_services.confirm_totp_enrolment(user, actor=user, code=code, now=now)
+        # Seeding typed no code into a login: the first real login may use the current one.
+        user.totp_last_step = None
+
 
 PROGRAMME = {
     "reference": "VN-JCM-PoA-001",
@@ -226,6 +246,7 @@ def _seed_base(*, settings: account_services.AccountSettings, upload_folder: Pat
         ("government@demo.example.org", Role.viewer),
     ):
         programme_services.grant_role(programme, actor=admin, user_id=users[email].id, role=role)
+    _enrol_demo_second_factor(users.values())
 
     # The coordinator designs the programme, adds its sites and checks them against the criteria.
     site_services.update_criteria(programme, actor=coordinator, criteria=CRITERIA)

@@ -22,6 +22,44 @@ class LoginForm(FlaskForm):
     next = HiddenField()
 
 
+class SecondFactorForm(FlaskForm):
+    code = StringField(
+        "Code",
+        validators=[InputRequired(), Length(max=40)],
+        description="The 6-digit code from your authenticator app, or one of your recovery codes.",
+    )
+
+
+class EnrolTotpForm(FlaskForm):
+    code = StringField(
+        "First code from the app",
+        validators=[InputRequired(), Length(max=10)],
+        description="6 digits, to prove the app and this site agree.",
+    )
+
+
+class PasswordAgainForm(FlaskForm):
+    """For changes to the second factor: the password again, so an unattended session cannot."""
+
+    password = PasswordField("Your password", validators=[InputRequired(), Length(max=256)])
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("E-mail", validators=[InputRequired(), Length(max=254)])
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField(
+        "New password",
+        validators=[InputRequired(), Length(max=128)],
+        description="At least 12 characters. A phrase of unrelated words works well.",
+    )
+    confirm_password = PasswordField(
+        "Repeat the new password",
+        validators=[InputRequired(), EqualTo("new_password", "The passwords differ.")],
+    )
+
+
 class ConfirmForm(FlaskForm):
     """A button-only form: it carries the CSRF token for logout, revoke and unlock."""
 

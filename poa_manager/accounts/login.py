@@ -1,10 +1,10 @@
 """Flask-Login wiring: a cookie holds a login-session key, and every request checks the row."""
 
-from flask import Flask, current_app, redirect, request, session, url_for
+from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask_login import current_user
 
 from poa_manager.accounts import services
-from poa_manager.database import db, utcnow
+from poa_manager.database import begin_writing, db, utcnow, writes_need_a_fresh_transaction
 from poa_manager.extensions import login_manager
 
 # Pages a user who must change their password can still reach.
@@ -19,6 +19,10 @@ def account_settings() -> services.AccountSettings:
         session_idle_minutes=config["LOGIN_SESSION_IDLE_MINUTES"],
         session_absolute_hours=config["LOGIN_SESSION_ABSOLUTE_HOURS"],
         password_min_length=config["PASSWORD_MIN_LENGTH"],
+        second_factor_minutes=config["TWO_FACTOR_PENDING_MINUTES"],
+        totp_issuer=config["TOTP_ISSUER"],
+        reset_email_minutes=config["PASSWORD_RESET_EMAIL_MINUTES"],
+        reset_admin_hours=config["PASSWORD_RESET_ADMIN_HOURS"],
     )
 
 
@@ -41,6 +45,14 @@ def init_login(app: Flask) -> None:
             return None
         user = current_user._get_current_object()
         if db.session.dirty:
+            if writes_need_a_fresh_transaction():
+                # SQLite: the read above began a reader's transaction, which cannot become a
+                # writer once another request has committed since (database.begin_writing; the
+                # same as the API's token in api/auth.py), so load the user again as a writer.
+                db.session.rollback()
+                begin_writing()
+                g.pop("_login_user", None)
+                user = current_user._get_current_object()
             db.session.commit()
         if not user.is_authenticated and "_user_id" in session:
             session.clear()  # ended or expired: forget the stale key

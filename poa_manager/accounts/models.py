@@ -46,6 +46,12 @@ class User(Timestamped, db.Model):
     locked_until: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
     password_changed_at: Mapped[datetime | None]
+    # TOTP second factor (RFC 6238). The base32 secret is set when enrolment starts and only
+    # counts once confirmed with a first code (totp_enabled_at). totp_last_step is the last
+    # accepted 30-second step: a code of that step or an earlier one is a replay (RFC 6238 §5.2).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     organisation: Mapped[Organisation] = relationship(back_populates="users")
     memberships: Mapped[list[Membership]] = relationship(
@@ -74,6 +80,10 @@ class User(Timestamped, db.Model):
 
     def is_locked(self, now: datetime) -> bool:
         return self.locked_until is not None and self.locked_until > now
+
+    @property
+    def has_two_factor(self) -> bool:
+        return self.totp_secret is not None and self.totp_enabled_at is not None
 
 
 class Membership(Timestamped, db.Model):
@@ -138,6 +148,9 @@ class LoginSession(Timestamped, db.Model):
     ended_at: Mapped[datetime | None]
     client_address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(255))
+    # True between a correct password and the second factor (or the forced TOTP enrolment): the
+    # row then only opens the two-factor step, never a page (accounts.login).
+    second_factor_pending: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     user: Mapped[User] = relationship()
 
@@ -160,3 +173,36 @@ class ApiToken(Timestamped, db.Model):
 
     def is_usable(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class RecoveryCode(Timestamped, db.Model):
+    """A single-use TOTP recovery code: 64 random bits shown once; only its SHA-256 is stored."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    used_at: Mapped[datetime | None]
+
+
+class PasswordResetToken(Timestamped, db.Model):
+    """A one-time password-reset link: 256 random bits, stored as a SHA-256 hash, expiring.
+
+    `channel` says how it reached the user: "email" (they asked on the forgot-password page) or
+    "admin" (an administrator issued it and handed it over). It is spent by its use, and every
+    open token of the user is invalidated by any reset or password change.
+    """
+
+    __tablename__ = "password_reset_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    invalidated_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])

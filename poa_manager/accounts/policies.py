@@ -3,11 +3,22 @@
 import sqlalchemy as sa
 
 from poa_manager.accounts.models import ApiToken, Organisation, User
+from poa_manager.accounts.roles import OrganisationKind, Role
 
 
 def can_administer(actor: User) -> bool:
     """Platform administration: organisations, users, the audit log."""
     return actor.is_admin and actor.is_active
+
+
+def two_factor_required(user: User) -> bool:
+    """TOTP is required of registry administrators and host-government users (issue 8; the EU
+    registry precedent, Reg. (EU) 389/2013 Art. 95: a second factor for whoever moves or
+    oversees units). Everyone else may switch it on."""
+    return (
+        user.organisation.kind is OrganisationKind.host_government
+        or Role.registry_administrator in user.role_names
+    )
 
 
 def can_manage_token(actor: User, token: ApiToken) -> bool:

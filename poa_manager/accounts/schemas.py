@@ -3,6 +3,7 @@
 from marshmallow import Schema, fields, validate
 
 from poa_manager.accounts.roles import OrganisationKind, Role
+from poa_manager.schema_fields import JsonBoolean
 
 COUNTRY_CODE = validate.Regexp(r"^[A-Za-z]{2}$", error="Two letters (ISO 3166-1 alpha-2).")
 
@@ -12,7 +13,7 @@ class OrganisationSchema(Schema):
     name = fields.String()
     kind = fields.Enum(OrganisationKind, by_value=True)
     country_code = fields.String(allow_none=True)
-    is_active = fields.Boolean()
+    is_active = JsonBoolean()
     created_at = fields.DateTime(dump_only=True)
 
 
@@ -25,7 +26,7 @@ class CreateOrganisationRequest(Schema):
 class UpdateOrganisationRequest(CreateOrganisationRequest):
     name = fields.String(validate=validate.Length(min=1, max=200))
     kind = fields.Enum(OrganisationKind, by_value=True)
-    is_active = fields.Boolean()
+    is_active = JsonBoolean()
 
 
 class MembershipSchema(Schema):
@@ -44,9 +45,9 @@ class UserSchema(Schema):
     email = fields.Email()
     full_name = fields.String()
     organisation_id = fields.Integer()
-    is_admin = fields.Boolean()
-    is_active = fields.Boolean()
-    must_change_password = fields.Boolean(dump_only=True)
+    is_admin = JsonBoolean()
+    is_active = JsonBoolean()
+    must_change_password = JsonBoolean(dump_only=True)
     locked_until = fields.DateTime(allow_none=True, dump_only=True)
     last_login_at = fields.DateTime(allow_none=True, dump_only=True)
     created_at = fields.DateTime(dump_only=True)
@@ -62,14 +63,14 @@ class CreateUserRequest(Schema):
     full_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     organisation_id = fields.Integer(required=True, strict=True)
     password = fields.String(required=True, load_only=True, validate=validate.Length(max=128))
-    is_admin = fields.Boolean(load_default=False)
+    is_admin = JsonBoolean(load_default=False)
 
 
 class UpdateUserRequest(Schema):
     full_name = fields.String(validate=validate.Length(min=1, max=200))
     organisation_id = fields.Integer(strict=True)
-    is_admin = fields.Boolean()
-    is_active = fields.Boolean()
+    is_admin = JsonBoolean()
+    is_active = JsonBoolean()
 
 
 class ApiTokenSchema(Schema):

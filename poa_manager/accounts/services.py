@@ -1,4 +1,5 @@
-"""Use cases for accounts: logging in and out, passwords, organisations, users and API tokens."""
+"""Use cases for accounts: logging in and out, two-factor authentication, passwords and their
+reset, organisations, users and API tokens."""
 
 import hashlib
 import secrets
@@ -7,12 +8,19 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from poa_manager.accounts import passwords, policies
-from poa_manager.accounts.models import ApiToken, LoginSession, Organisation, User
+from poa_manager.accounts import passwords, policies, two_factor
+from poa_manager.accounts.models import (
+    ApiToken,
+    LoginSession,
+    Organisation,
+    PasswordResetToken,
+    RecoveryCode,
+    User,
+)
 from poa_manager.accounts.roles import OrganisationKind
 from poa_manager.audit import services as audit
 from poa_manager.database import count_rows, db, one_or_not_found, utcnow
-from poa_manager.errors import InvalidInput, NotAllowed, NotAuthenticated, RuleViolation
+from poa_manager.errors import InvalidInput, NotAllowed, NotAuthenticated, NotFound, RuleViolation
 
 TOKEN_PREFIX = "poa_"
 LOGIN_REFUSED = (
@@ -30,12 +38,36 @@ class AccountSettings:
     session_idle_minutes: int = 120
     session_absolute_hours: int = 12
     password_min_length: int = 12
+    # Between the password and the second factor (or the forced TOTP enrolment).
+    second_factor_minutes: int = 10
+    totp_issuer: str = "poa_manager"
+    reset_email_minutes: int = 30
+    reset_admin_hours: int = 24
+    # Reset e-mails per account within reset_email_minutes; more are silently not sent.
+    reset_emails_per_window: int = 3
 
 
 class LoginRefused(NotAuthenticated):
     """One message for every refusal, so a response never tells whether an account exists."""
 
     code = "login_refused"
+
+
+SECOND_FACTOR_REFUSED = (
+    "The code is wrong, was used already, or the account is locked after repeated failures."
+)
+SECOND_FACTOR_EXPIRED = "The login has expired or ended. Log in again with your password."
+RESET_LINK_INVALID = (
+    "This password-reset link is not valid: it expired, was used already, or was replaced. Ask for a new one."
+)
+
+
+class SecondFactorRefused(NotAuthenticated):
+    code = "second_factor_refused"
+
+
+class PendingLoginExpired(NotAuthenticated):
+    code = "second_factor_expired"
 
 
 def normalise_email(email: str) -> str:
@@ -88,13 +120,29 @@ def authenticate(*, email: str, password: str, settings: AccountSettings, now: d
         _login_failed(user, label, "inactive")
 
     assert user is not None  # every other branch raised
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    if needs_second_factor(user):
+        # Not logged in yet. The failure count is not reset here: a right password must not
+        # buy an attacker a fresh round of code guesses (the count covers both factors).
+        audit.record(
+            "auth.password_accepted",
+            actor=user,
+            entity_type="user",
+            entity_id=user.id,
+            data={"next_step": "totp" if user.has_two_factor else "totp_enrolment"},
+        )
+        return user
     user.failed_login_count = 0
     user.locked_until = None
     user.last_login_at = now
-    if passwords.needs_rehash(user.password_hash):
-        user.password_hash = passwords.hash_password(password)
     audit.record("auth.login_succeeded", actor=user, entity_type="user", entity_id=user.id)
     return user
+
+
+def needs_second_factor(user: User) -> bool:
+    """A second step after the password: TOTP for the enrolled, enrolment for the required."""
+    return user.has_two_factor or policies.two_factor_required(user)
 
 
 def _login_failed(user: User | None, label: str, reason: str) -> None:
@@ -117,17 +165,28 @@ def start_login_session(
     now: datetime,
     client_address: str | None = None,
     user_agent: str | None = None,
+    pending: bool = False,
 ) -> str:
-    """Open a server-side login session and return its key, which goes into the cookie."""
+    """Open a server-side login session and return its key, which goes into the cookie.
+
+    A `pending` session is the short-lived state between the password and the second factor:
+    it opens no page (resume_login_session refuses it), only the two-factor step.
+    """
     key = secrets.token_urlsafe(32)
+    lifetime = (
+        timedelta(minutes=settings.second_factor_minutes)
+        if pending
+        else timedelta(hours=settings.session_absolute_hours)
+    )
     db.session.add(
         LoginSession(
             user=user,
             key_hash=_digest(key),
             last_seen_at=now,
-            expires_at=now + timedelta(hours=settings.session_absolute_hours),
+            expires_at=now + lifetime,
             client_address=(client_address or "")[:64] or None,
             user_agent=(user_agent or "")[:255] or None,
+            second_factor_pending=pending,
         )
     )
     db.session.flush()
@@ -139,6 +198,8 @@ def resume_login_session(key: str, *, settings: AccountSettings, now: datetime) 
     session = db.session.scalar(sa.select(LoginSession).where(LoginSession.key_hash == _digest(key)))
     if session is None or session.ended_at is not None or session.expires_at <= now:
         return None
+    if session.second_factor_pending:
+        return None  # password only: not logged in
     if session.last_seen_at + timedelta(minutes=settings.session_idle_minutes) <= now:
         return None
     user = session.user
@@ -150,12 +211,333 @@ def resume_login_session(key: str, *, settings: AccountSettings, now: datetime) 
     return user
 
 
-def end_login_session(key: str, *, actor: User, now: datetime) -> None:
+def end_login_session(key: str, *, actor: User, now: datetime, action: str | None = "auth.logout") -> None:
     """Log out: the session row ends, so the same cookie can never log in again."""
     session = db.session.scalar(sa.select(LoginSession).where(LoginSession.key_hash == _digest(key)))
     if session is not None and session.ended_at is None:
         session.ended_at = now
-        audit.record("auth.logout", actor=actor, entity_type="user", entity_id=actor.id)
+        if action:
+            audit.record(action, actor=actor, entity_type="user", entity_id=actor.id)
+
+
+# --- the second step: TOTP, recovery codes and enrolment -------------------------------------
+
+
+def resume_pending_login(key: str | None, *, now: datetime) -> User | None:
+    """The user between password and second factor, while that short state lasts."""
+    if not key:
+        return None
+    session = db.session.scalar(sa.select(LoginSession).where(LoginSession.key_hash == _digest(key)))
+    if (
+        session is None
+        or not session.second_factor_pending
+        or session.ended_at is not None
+        or session.expires_at <= now
+    ):
+        return None
+    user = session.user
+    if not (user.is_active and user.organisation.is_active) or user.is_locked(now):
+        return None
+    return user
+
+
+def _pending_or_refuse(key: str | None, now: datetime) -> User:
+    user = resume_pending_login(key, now=now)
+    if user is None:
+        raise PendingLoginExpired(SECOND_FACTOR_EXPIRED)
+    return user
+
+
+def _accept_totp(user: User, code: str, now: datetime) -> str | None:
+    """None when the code is accepted; otherwise why not ("wrong_code", "replayed")."""
+    if user.totp_secret is None:
+        return "wrong_code"
+    step = two_factor.matching_step(user.totp_secret, code, now)
+    if step is None:
+        return "wrong_code"
+    # One conditional UPDATE: of two requests racing with the same code, only one moves the
+    # step forward; the other finds it moved and is refused as a replay (RFC 6238 §5.2).
+    moved = db.session.execute(
+        sa.update(User)
+        .where(User.id == user.id, sa.or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not moved:
+        return "replayed"
+    user.totp_last_step = step
+    db.session.flush()
+    return None
+
+
+def _accept_recovery_code(user: User, code: str, now: datetime) -> bool:
+    used = db.session.execute(
+        sa.update(RecoveryCode)
+        .where(
+            RecoveryCode.user_id == user.id,
+            RecoveryCode.code_hash == two_factor.recovery_code_hash(code),
+            RecoveryCode.used_at.is_(None),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return bool(used)
+
+
+def _second_factor_failed(
+    user: User, reason: str, settings: AccountSettings, now: datetime, key: str
+) -> None:
+    """Count a wrong code like a wrong password: the same threshold locks the account, and a
+    locked account's pending login ends (it must start again with the password)."""
+    user.failed_login_count += 1
+    data: dict = {"reason": reason}
+    if user.failed_login_count >= settings.lockout_threshold:
+        user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
+        user.failed_login_count = 0
+        end_login_session(key, actor=user, now=now, action=None)
+        audit.record(
+            "auth.account_locked",
+            actor=None,
+            actor_label=user.email,
+            entity_type="user",
+            entity_id=user.id,
+            data={"locked_until": user.locked_until, "step": "second_factor"},
+        )
+    audit.record(
+        "auth.second_factor_failed",
+        actor=None,
+        actor_label=user.email,
+        entity_type="user",
+        entity_id=user.id,
+        data=data,
+    )
+    db.session.flush()
+    raise SecondFactorRefused(SECOND_FACTOR_REFUSED)
+
+
+def complete_second_factor(
+    key: str | None,
+    *,
+    code: str,
+    settings: AccountSettings,
+    now: datetime,
+    client_address: str | None = None,
+    user_agent: str | None = None,
+) -> tuple[User, str]:
+    """Check the TOTP code (or a recovery code) of a pending login; on success the pending row
+    ends and a fresh full session starts, whose key is returned (a new key at the privilege
+    change, ASVS 5.0 V7.2.4).
+
+    Raises SecondFactorRefused after flushing the failure count and audit entry (the caller
+    commits them), or PendingLoginExpired when there is no live pending login.
+    """
+    user = _pending_or_refuse(key, now)
+    assert key is not None
+    if not user.has_two_factor:
+        raise RuleViolation("Set up two-factor authentication first.", code="two_factor_not_enrolled")
+    code = (code or "").strip()
+    if two_factor.looks_like_totp(code):
+        method = "totp"
+        reason = _accept_totp(user, code, now)
+    else:
+        method = "recovery_code"
+        reason = None if code and _accept_recovery_code(user, code, now) else "wrong_recovery_code"
+    if reason is not None:
+        _second_factor_failed(user, reason, settings, now, key)
+    remaining = None
+    if method == "recovery_code":
+        remaining = recovery_codes_left(user)
+    return user, _finish_login(
+        user,
+        key,
+        data={"second_factor": method, "recovery_codes_left": remaining},
+        settings=settings,
+        now=now,
+        client_address=client_address,
+        user_agent=user_agent,
+    )
+
+
+def _finish_login(
+    user: User,
+    pending_key: str,
+    *,
+    data: dict,
+    settings: AccountSettings,
+    now: datetime,
+    client_address: str | None,
+    user_agent: str | None,
+) -> str:
+    db.session.execute(
+        sa.update(LoginSession)
+        .where(LoginSession.key_hash == _digest(pending_key))
+        .values(ended_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    user.failed_login_count = 0
+    user.locked_until = None
+    user.last_login_at = now
+    audit.record(
+        "auth.login_succeeded",
+        actor=user,
+        entity_type="user",
+        entity_id=user.id,
+        data={name: value for name, value in data.items() if value is not None},
+    )
+    return start_login_session(
+        user, settings=settings, now=now, client_address=client_address, user_agent=user_agent
+    )
+
+
+def recovery_codes_left(user: User) -> int:
+    return count_rows(
+        sa.select(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+    )
+
+
+def _replace_recovery_codes(user: User) -> list[str]:
+    db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = two_factor.new_recovery_codes()
+    db.session.add_all(
+        RecoveryCode(user_id=user.id, code_hash=two_factor.recovery_code_hash(code)) for code in codes
+    )
+    db.session.flush()
+    return codes
+
+
+def _own_account(user: User, actor: User) -> None:
+    if actor.id != user.id:
+        raise NotAllowed("Only the user can set up their own two-factor authentication.")
+
+
+def begin_totp_enrolment(user: User, *, actor: User) -> str:
+    """Give the user a TOTP secret to add to their app; it counts only once a code confirms it.
+
+    Reloading the page keeps the same secret (a half-scanned QR code stays valid).
+    """
+    _own_account(user, actor)
+    if user.has_two_factor:
+        raise RuleViolation("Two-factor authentication is on already.", code="two_factor_enrolled")
+    if user.totp_secret is None:
+        user.totp_secret = two_factor.new_secret()
+        audit.record("user.two_factor_enrolment_started", actor=actor, entity_type="user", entity_id=user.id)
+    return user.totp_secret
+
+
+def enrolment_uri(user: User, *, settings: AccountSettings) -> str:
+    """The otpauth:// URI of an enrolment in progress (for its QR code)."""
+    if user.totp_secret is None or user.has_two_factor:
+        raise NotFound("No two-factor enrolment is in progress.")
+    return two_factor.provisioning_uri(user.totp_secret, account=user.email, issuer=settings.totp_issuer)
+
+
+def confirm_totp_enrolment(user: User, *, actor: User, code: str, now: datetime) -> list[str]:
+    """Switch TOTP on with a first code from the app; returns the 10 recovery codes, shown once."""
+    _own_account(user, actor)
+    if user.has_two_factor or user.totp_secret is None:
+        raise RuleViolation("There is no two-factor enrolment to confirm.", code="no_enrolment")
+    if _accept_totp(user, code, now) is not None:
+        raise InvalidInput(
+            "That code does not match.",
+            errors={
+                "code": ["That code does not match. Check the time on your phone and try the next code."]
+            },
+        )
+    user.totp_enabled_at = now
+    codes = _replace_recovery_codes(user)
+    audit.record(
+        "user.two_factor_enabled",
+        actor=actor,
+        entity_type="user",
+        entity_id=user.id,
+        data={"recovery_codes": len(codes)},
+    )
+    return codes
+
+
+def complete_forced_enrolment(
+    key: str | None,
+    *,
+    code: str,
+    settings: AccountSettings,
+    now: datetime,
+    client_address: str | None = None,
+    user_agent: str | None = None,
+) -> tuple[User, str, list[str]]:
+    """A user who must have TOTP confirms it during login: enrolled and logged in at once."""
+    user = _pending_or_refuse(key, now)
+    assert key is not None
+    codes = confirm_totp_enrolment(user, actor=user, code=code, now=now)
+    new_key = _finish_login(
+        user,
+        key,
+        data={"second_factor": "totp_enrolment"},
+        settings=settings,
+        now=now,
+        client_address=client_address,
+        user_agent=user_agent,
+    )
+    return user, new_key, codes
+
+
+def pending_enrolment_user(key: str | None, *, now: datetime) -> User:
+    """The pending user who still has to enrol (forced enrolment pages)."""
+    user = _pending_or_refuse(key, now)
+    if user.has_two_factor:
+        raise RuleViolation("Two-factor authentication is on already.", code="two_factor_enrolled")
+    return user
+
+
+def regenerate_recovery_codes(user: User, *, actor: User, password: str) -> list[str]:
+    """New recovery codes replace all old ones, used or not; needs the password again."""
+    _own_account(user, actor)
+    if not user.has_two_factor:
+        raise RuleViolation("Two-factor authentication is off.", code="two_factor_off")
+    _check_current_password(user, password)
+    codes = _replace_recovery_codes(user)
+    audit.record("user.recovery_codes_replaced", actor=actor, entity_type="user", entity_id=user.id)
+    return codes
+
+
+def disable_two_factor(user: User, *, actor: User, password: str) -> None:
+    """Switch TOTP off (only where it is optional); needs the password again."""
+    _own_account(user, actor)
+    if policies.two_factor_required(user):
+        raise RuleViolation(
+            "Two-factor authentication is required for your role and cannot be switched off.",
+            code="two_factor_required",
+        )
+    _check_current_password(user, password)
+    _clear_two_factor(user)
+    audit.record("user.two_factor_disabled", actor=actor, entity_type="user", entity_id=user.id)
+
+
+def reset_two_factor(user: User, *, actor: User, now: datetime) -> User:
+    """An administrator clears a user's TOTP (lost phone and codes); their sessions end, and a
+    user whose role requires TOTP enrols again at the next login."""
+    require_admin(actor)
+    _clear_two_factor(user)
+    ended = _end_login_sessions(user, now=now)
+    audit.record(
+        "user.two_factor_reset",
+        actor=actor,
+        entity_type="user",
+        entity_id=user.id,
+        data={"login_sessions_ended": ended},
+    )
+    return user
+
+
+def _clear_two_factor(user: User) -> None:
+    user.totp_secret = None
+    user.totp_enabled_at = None
+    user.totp_last_step = None
+    db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+
+
+def _check_current_password(user: User, password: str) -> None:
+    if not passwords.verify_password(user.password_hash, password or ""):
+        raise InvalidInput("The password is wrong.", errors={"password": ["The password is wrong."]})
 
 
 def _end_login_sessions(user: User, *, now: datetime, keep_key: str | None = None) -> int:
@@ -198,12 +580,13 @@ def change_password(
     user.must_change_password = False
     user.password_changed_at = now
     ended = _end_login_sessions(user, now=now, keep_key=user.login_session_key)
+    invalidated = _invalidate_reset_tokens(user, now=now)
     audit.record(
         "user.password_changed",
         actor=actor,
         entity_type="user",
         entity_id=user.id,
-        data={"other_sessions_ended": ended},
+        data={"other_sessions_ended": ended, "reset_links_invalidated": invalidated},
     )
 
 
@@ -455,12 +838,185 @@ def set_temporary_password(
     user.locked_until = None
     user.failed_login_count = 0
     ended = _end_login_sessions(user, now=now)
+    invalidated = _invalidate_reset_tokens(user, now=now)
     audit.record(
         "user.temporary_password_set",
         actor=actor,
         entity_type="user",
         entity_id=user.id,
-        data={"login_sessions_ended": ended},
+        data={"login_sessions_ended": ended, "reset_links_invalidated": invalidated},
+    )
+    return user
+
+
+# --- password reset ---------------------------------------------------------------------------
+
+
+def _invalidate_reset_tokens(user: User, *, now: datetime) -> int:
+    return db.session.execute(
+        sa.update(PasswordResetToken)
+        .where(
+            PasswordResetToken.user_id == user.id,
+            PasswordResetToken.used_at.is_(None),
+            PasswordResetToken.invalidated_at.is_(None),
+        )
+        .values(invalidated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def _issue_reset_token(
+    user: User, *, channel: str, lifetime: timedelta, issued_by: User | None, now: datetime
+) -> tuple[PasswordResetToken, str]:
+    plain = secrets.token_urlsafe(32)  # 256 bits: SHA-256 storage is enough (no brute force)
+    token = PasswordResetToken(
+        user_id=user.id,
+        token_hash=_digest(plain),
+        channel=channel,
+        issued_by_id=issued_by.id if issued_by else None,
+        expires_at=now + lifetime,
+    )
+    db.session.add(token)
+    db.session.flush()
+    return token, plain
+
+
+def request_password_reset(
+    *, email: str, settings: AccountSettings, now: datetime, email_configured: bool
+) -> tuple[User, str] | None:
+    """The forgot-password form: a token to e-mail, or None. The caller answers the same either
+    way, so the page never tells whether an address has an account (no user enumeration)."""
+    label = normalise_email(email)[:254] or "(blank)"
+    user = db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+    outcome = "link_issued"
+    if user is None:
+        outcome = "unknown_email"
+    elif not (user.is_active and user.organisation.is_active):
+        outcome = "inactive"
+    elif not email_configured:
+        outcome = "no_email_server"
+    else:
+        recent = count_rows(
+            sa.select(PasswordResetToken).where(
+                PasswordResetToken.user_id == user.id,
+                PasswordResetToken.channel == "email",
+                PasswordResetToken.created_at > now - timedelta(minutes=settings.reset_email_minutes),
+            )
+        )
+        if recent >= settings.reset_emails_per_window:
+            outcome = "throttled"  # no mail-bombing a colleague's inbox through this form
+    token_and_plain = None
+    if outcome == "link_issued":
+        assert user is not None
+        token_and_plain = _issue_reset_token(
+            user,
+            channel="email",
+            lifetime=timedelta(minutes=settings.reset_email_minutes),
+            issued_by=None,
+            now=now,
+        )
+    audit.record(
+        "auth.password_reset_requested",
+        actor=None,
+        actor_label=label,
+        entity_type="user",
+        entity_id=user.id if user else None,
+        data={"outcome": outcome, "token_id": token_and_plain[0].id if token_and_plain else None},
+    )
+    if token_and_plain is None:
+        return None
+    assert user is not None
+    return user, token_and_plain[1]
+
+
+def issue_reset_link(user: User, *, actor: User, settings: AccountSettings, now: datetime) -> str:
+    """An administrator's one-time reset link for a user, shown once to hand over in person."""
+    require_admin(actor)
+    if not user.is_active:
+        raise RuleViolation("The user is deactivated.", code="user_inactive")
+    token, plain = _issue_reset_token(
+        user,
+        channel="admin",
+        lifetime=timedelta(hours=settings.reset_admin_hours),
+        issued_by=actor,
+        now=now,
+    )
+    audit.record(
+        "user.password_reset_link_issued",
+        actor=actor,
+        entity_type="user",
+        entity_id=user.id,
+        data={"token_id": token.id, "expires_at": token.expires_at},
+    )
+    return plain
+
+
+def valid_reset_token(plain: str, *, now: datetime) -> PasswordResetToken:
+    """The live token behind a link; one NotFound for unknown, used, replaced or expired."""
+    token = db.session.scalar(
+        sa.select(PasswordResetToken).where(PasswordResetToken.token_hash == _digest(plain or ""))
+    )
+    if (
+        token is None
+        or token.used_at is not None
+        or token.invalidated_at is not None
+        or token.expires_at <= now
+        or not (token.user.is_active and token.user.organisation.is_active)
+    ):
+        raise NotFound(RESET_LINK_INVALID, code="reset_link_invalid")
+    return token
+
+
+def record_refused_reset_link() -> None:
+    """Audit a reset attempt through a dead link (unknown, used, replaced or expired)."""
+    audit.record(
+        "auth.password_reset_refused",
+        actor=None,
+        actor_label="(reset link)",
+        entity_type="user",
+        entity_id=None,
+        data={"reason": "invalid_link"},
+    )
+    db.session.flush()
+
+
+def reset_password(plain: str, *, new_password: str, settings: AccountSettings, now: datetime) -> User:
+    """Set a new password through a reset link: the link and every other open one of the user
+    are spent, all their login sessions end and a lock-out is lifted. TOTP stays: the next
+    login still asks for the code."""
+    try:
+        token = valid_reset_token(plain, now=now)
+    except NotFound:
+        record_refused_reset_link()
+        raise
+    user = token.user
+    _check_password_policy(new_password, [user.email, user.full_name], settings, field="new_password")
+    used = db.session.execute(
+        sa.update(PasswordResetToken)
+        .where(PasswordResetToken.id == token.id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not used:  # a concurrent request spent it first
+        raise NotFound(RESET_LINK_INVALID, code="reset_link_invalid")
+    user.password_hash = passwords.hash_password(new_password)
+    user.must_change_password = False
+    user.password_changed_at = now
+    user.locked_until = None
+    user.failed_login_count = 0
+    invalidated = _invalidate_reset_tokens(user, now=now)
+    ended = _end_login_sessions(user, now=now)
+    audit.record(
+        "user.password_reset",
+        actor=user,
+        entity_type="user",
+        entity_id=user.id,
+        data={
+            "channel": token.channel,
+            "token_id": token.id,
+            "other_reset_links_invalidated": invalidated,
+            "login_sessions_ended": ended,
+        },
     )
     return user
 

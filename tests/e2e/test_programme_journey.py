@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from poa_manager.demo import DEMO_PASSWORD
-from tests.e2e.test_browser_journey import screenshot
+from tests.e2e.test_browser_journey import complete_two_factor, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -103,6 +103,7 @@ def _log_in(browser: Browser, base: str, email: str) -> Page:
     page.get_by_label("E-mail", exact=True).fill(email)
     page.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Log in", exact=True).click()
+    complete_two_factor(page, email)
     expect(page.get_by_role("heading", level=1)).to_contain_text("Welcome")
     return page
 

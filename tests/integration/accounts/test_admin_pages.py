@@ -110,6 +110,5 @@ def test_temporary_password_ends_sessions_and_forces_a_change(world, login_as, a
 
     assert response.status_code == 302
     assert victim_client.get("/").status_code == 302
-    fresh = app.test_client()
-    fresh.post("/login", data={"email": world.viewer.email, "password": "copper-meadow-falcon-88"})
+    fresh = login_as(world.viewer, "copper-meadow-falcon-88")  # host government: with its TOTP step
     assert fresh.get("/").location == "/account/password"
