@@ -216,10 +216,82 @@ def import_readings(path: str, programme_reference: str, email: str, site_refere
     )
 
 
+@poa_cli.command("recover-uploads")
+@click.option(
+    "--older-than-minutes",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Re-queue uploads processing for longer than this (default: monitoring.jobs.STALE_AFTER).",
+)
+def recover_uploads(older_than_minutes: int | None) -> None:
+    """Put readings uploads whose worker died mid-job back on the queue (nothing of theirs was
+    written). Use 0 only when no worker is running."""
+    from datetime import timedelta
+
+    from poa_manager.monitoring import jobs
+
+    older_than = jobs.STALE_AFTER if older_than_minutes is None else timedelta(minutes=older_than_minutes)
+    ids = jobs.recover_stale_uploads(older_than=older_than)
+    click.echo(f"{len(ids)} uploads re-queued: {', '.join(map(str, ids)) or 'none stale'}.")
+
+
 @poa_cli.command("worker")
 @click.option("--workers", default=2, show_default=True, help="Worker threads of the task consumer.")
 def worker(workers: int) -> None:
     """Run the task-queue consumer (large readings uploads) until interrupted."""
+    from poa_manager.monitoring import jobs
     from poa_manager.tasks import huey
 
+    # Uploads a previous worker left half-done (killed mid-job) run again; every five minutes the
+    # monitoring.recover_uploads task looks again, so a database still starting only delays this.
+    try:
+        jobs.recover_stale_uploads()
+    except Exception as error:  # noqa: BLE001 (the consumer must start regardless)
+        db.session.rollback()
+        click.echo(f"Could not look for interrupted uploads yet: {error}", err=True)
     huey.create_consumer(workers=workers, worker_type="thread").run()
+
+
+@poa_cli.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+def backup(path: str) -> None:
+    """Write a consistent copy of the database to PATH while the app keeps running: SQLite's online
+    backup, or `pg_dump -Fc` on PostgreSQL (restore with pg_restore; docs/operations.md). The
+    uploads folder and the secret key are backed up separately."""
+    import sqlite3
+    import subprocess
+
+    url = db.engine.url
+    if url.get_backend_name() == "sqlite":
+        if not url.database or url.database == ":memory:":
+            raise click.ClickException("An in-memory database has nothing to back up.")
+        # The backup API copies page by page under SQLite's own locking: a copy taken while the
+        # web and the worker write is still a consistent snapshot, unlike copying the file.
+        source, target = sqlite3.connect(url.database), sqlite3.connect(path)
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+            source.close()
+    elif url.get_backend_name() == "postgresql":
+        command = ["pg_dump", "--format=custom", "--file", path, "--dbname", url.database or ""]
+        for option, value in (("--host", url.host), ("--port", url.port), ("--username", url.username)):
+            if value:
+                command += [option, str(value)]
+        env = dict(os.environ)
+        if url.password:
+            env["PGPASSWORD"] = str(url.password)  # not on the command line, where `ps` shows it
+        try:
+            # A fixed program and argument list, no shell.
+            subprocess.run(command, env=env, check=True)  # nosec B603
+        except FileNotFoundError as error:
+            raise click.ClickException(
+                "pg_dump is not installed (apt-get install postgresql-client)."
+            ) from error
+        except subprocess.CalledProcessError as error:
+            raise click.ClickException(f"pg_dump failed with exit status {error.returncode}.") from error
+    else:
+        raise click.ClickException(f"No backup method for {url.get_backend_name()}.")
+    click.echo(
+        f"Backup of the {url.get_backend_name()} database written to {path} ({os.path.getsize(path)} bytes)."
+    )

@@ -9,10 +9,11 @@ imports it before any Flask app exists.
 """
 
 import os
+import threading
 from pathlib import Path
 
 from flask import Flask, current_app, has_app_context
-from huey import Huey, RedisHuey, SqliteHuey
+from huey import Huey, RedisHuey, SqliteHuey, crontab
 
 from poa_manager.config import INSTANCE_PATH
 
@@ -34,6 +35,9 @@ def _make_queue() -> Huey:
 
 huey = _make_queue()
 _worker_app: Flask | None = None
+# A worker runs jobs on several threads; two periodic jobs starting together must not both build
+# (and half-register) an app, so the first build happens under a lock.
+_worker_app_lock = threading.Lock()
 
 
 def _app() -> Flask:
@@ -41,10 +45,11 @@ def _app() -> Flask:
     global _worker_app
     if has_app_context():
         return current_app._get_current_object()  # type: ignore[attr-defined]
-    if _worker_app is None:
-        from poa_manager import create_app
+    with _worker_app_lock:
+        if _worker_app is None:
+            from poa_manager import create_app
 
-        _worker_app = create_app()
+            _worker_app = create_app()
     return _worker_app
 
 
@@ -69,6 +74,15 @@ def process_upload(upload_id: int) -> str:
             return run()
     finally:
         put_progress(upload_id, "done", 1, 1)
+
+
+@huey.periodic_task(crontab(minute="*/5"), name="monitoring.recover_uploads")
+def recover_uploads() -> list[int]:
+    """Re-queue uploads whose worker died mid-job (monitoring.jobs.recover_stale_uploads)."""
+    from poa_manager.monitoring import jobs
+
+    with _app().app_context():
+        return jobs.recover_stale_uploads()
 
 
 def put_progress(upload_id: int, phase: str, done: int, total: int | None) -> None:

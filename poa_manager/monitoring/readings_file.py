@@ -107,7 +107,7 @@ class _ErrorSink:
 
     def add(self, row: int, column: str, code: str, message: str, value: Any = "") -> None:
         self.count += 1
-        self.kept.append(RowError(row, column, code, message, _shown(value)))
+        self.kept.append(RowError(row, _storable(column), code, _storable(message), _storable(_shown(value))))
         if len(self.kept) >= 2 * self.limit:
             self._trim()
 
@@ -127,6 +127,18 @@ def _error_order(error: RowError) -> tuple[int, int, str]:
 def _shown(value: Any) -> str:
     text = "" if value is None else str(value).strip()
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+# NUL: PostgreSQL text and jsonb refuse it; a lone surrogate cannot be encoded as UTF-8. Both can
+# come from the file into an error's column name, message or value, which the upload keeps (found
+# by fuzzing: a header cell "\x00" made recording the rejection fail on PostgreSQL).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable(text: str) -> str:
+    if text.isascii() and "\x00" not in text:
+        return text  # the usual case, without a regular expression per error
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 # --- time zones and timestamps -------------------------------------------------------------------

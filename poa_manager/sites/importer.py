@@ -417,8 +417,11 @@ def _parse_table(records: list[tuple[int, list[Any]]]) -> ParsedFile:
         errors.extend(row.errors)
     order = {name: index for index, name in enumerate(TEMPLATE_COLUMNS)}
     errors.sort(key=lambda e: (e.row, order.get(e.column, len(order)), e.column, e.code))
+    # Without a required column no row can become a site, though the error is the header's alone
+    # (found by fuzzing: create_site was handed a row with no reference).
+    usable = all(name in present for name in REQUIRED_COLUMNS)
     return ParsedFile(
-        rows=[SiteRow(row.number, row.facts) for row in rows if not row.errors],
+        rows=[SiteRow(row.number, row.facts) for row in rows if usable and not row.errors],
         errors=errors,
         data_rows=len(rows),
     )
@@ -454,6 +457,7 @@ def _read_header(row: int, header: list[Any]) -> tuple[list[str | None], list[Ro
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")  # no exponents, no underscores (Decimal takes both)
 _DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and line breaks stay allowed
 _YES = frozenset({"yes", "true"})  # TRUE/FALSE: how spreadsheets export a boolean cell to CSV
 _NO = frozenset({"no", "false"})
 
@@ -509,6 +513,11 @@ class _Row:
             # A missing required column is reported once, on the header, not on every row.
             if column.required and column.name in self.present:
                 self.error(column.name, "required", f"Give the {column.name}.")
+            return [] if column.kind == "list" else None
+        if isinstance(raw, str) and _CONTROL.search(raw):
+            # PostgreSQL text refuses NUL; no other control character belongs in a cell either
+            # (found by fuzzing: a name with a NUL failed the insert instead of the row).
+            self.error(column.name, "control_character", "Remove the control character from this cell.")
             return [] if column.kind == "list" else None
         return getattr(self, f"read_{column.kind}")(column, raw)
 

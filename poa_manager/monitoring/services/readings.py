@@ -166,6 +166,8 @@ def receive_readings(
 
 
 def _clean_filename(filename: str) -> str:
+    # Control characters out: PostgreSQL text refuses NUL, and none belongs in a name shown on pages.
+    filename = "".join(c for c in filename if c.isprintable())
     return filename.replace("\\", "/").rsplit("/", 1)[-1].strip()[:255] or "upload.csv"
 
 
@@ -271,6 +273,32 @@ class _Stopwatch:
         now = perf_counter()
         self.laps[stage] = round(now - self._last, 3)
         self._last = now
+
+
+def requeue_stale_uploads(*, started_before: datetime) -> list[ReadingUpload]:
+    """Uploads a worker started before `started_before` and never finished: the worker died
+    (killed, out of memory, host restarted) and its job left the queue with it. Nothing of theirs
+    was written, as an import commits once at the end, so they go back to "queued" to run again."""
+    stale = db.session.scalars(
+        sa.select(ReadingUpload)
+        .where(ReadingUpload.status == UploadStatus.processing, ReadingUpload.started_at < started_before)
+        .order_by(ReadingUpload.id)
+        # Two workers sweeping at once: the second skips what the first is re-queuing (PostgreSQL;
+        # SQLite's sweepers queue on the write lock, and the first one's commit empties the list).
+        .with_for_update(skip_locked=True)
+    ).all()
+    for upload in stale:
+        started = upload.started_at
+        upload.status = UploadStatus.queued
+        upload.started_at = None
+        audit.record(
+            "readings.upload_requeued",
+            actor=None,
+            entity_type="reading_upload",
+            entity_id=upload.id,
+            data={"started_at": started, "reason": "the worker stopped before finishing"},
+        )
+    return stale
 
 
 def fail_upload(upload: ReadingUpload, message: str) -> None:
@@ -546,7 +574,8 @@ def _upsert(table):
 
 
 def _executemany_rows(dbapi, rows, upload_id: int, progress: Progress | None) -> int:
-    sql = f"INSERT INTO readings ({', '.join(_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, 1)"
+    # The column names are this module's constants and every value is a bound parameter.
+    sql = "INSERT INTO readings (" + ", ".join(_COLUMNS) + ") VALUES (?, ?, ?, ?, ?, ?, ?, 1)"  # nosec B608
     cursor = dbapi.cursor()
     written = 0
     batch: list[tuple] = []

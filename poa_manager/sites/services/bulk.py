@@ -51,6 +51,8 @@ def import_sites(
     """Create a draft site for every row of the file, all or none; optionally check each one."""
     if not policies.can_prepare_sites(actor, programme):
         raise NotAllowed("Only the programme's coordinator can import sites.")
+    # Control characters out: PostgreSQL refuses NUL in the audit entry that names the file.
+    filename = "".join(c for c in filename if c.isprintable())
     filename = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()[:255] or "upload"
     extension = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     parser = PARSERS.get(extension)
