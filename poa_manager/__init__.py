@@ -8,7 +8,9 @@ from flask import Flask, request
 from poa_manager import (
     accounts,
     dashboards,
+    health,
     interop,
+    logs,
     monitoring,
     notifications,
     programmes,
@@ -58,6 +60,8 @@ def create_app(env: str | None = None, **overrides) -> Flask:
     _configure_database_and_secret(app, env)
 
     db.init_app(app)
+    logs.init_logging(app)  # first hooks: every request gets its id, and its access line at the end
+    health.init_app(app)  # /healthz and /readyz
     app.before_request(_writers_take_the_write_lock_first)
     migrate.init_app(app, db, directory=str(CONFIGS[env].MIGRATIONS_PATH))
     login_manager.init_app(app)

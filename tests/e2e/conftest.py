@@ -9,13 +9,18 @@ from dataclasses import dataclass
 
 import flask_migrate
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
 
 from poa_manager import create_app, demo
 from poa_manager.accounts.login import account_settings
+from poa_manager.accounts.models import LoginSession
+from poa_manager.audit import services as audit_services
 from poa_manager.database import db
+from poa_manager.registry import services as registry_services
+from tests.conftest import report_figure
 from tests.databases import fresh_database
 
 # Quiet and offline: no sandbox (containers run as root), no GPU, no calls home.
@@ -65,9 +70,31 @@ def _served(tmp_path_factory, *, showcase: bool) -> Iterator[Live]:
             server.server_close()
             thread.join()
             with app.app_context():
-                # Pooled connections would keep the PostgreSQL scratch database from being dropped.
-                for engine in db.engines.values():
-                    engine.dispose()
+                try:
+                    problem = _check_after_the_journeys("showcase" if showcase else "small demo")
+                finally:
+                    # Pooled connections would keep the PostgreSQL scratch database from being dropped.
+                    for engine in db.engines.values():
+                        engine.dispose()
+            if problem:
+                pytest.fail(problem, pytrace=False)
+
+
+def _check_after_the_journeys(name: str) -> str | None:
+    """What `flask poa audit-verify` and `flask poa reconcile` check nightly, over everything the
+    session's journeys committed (issue 8 item 5): reported as a figure, fatal when either fails."""
+    chain = audit_services.verify_chain()
+    registry = registry_services.reconcile()
+    logins = db.session.scalar(sa.select(sa.func.count()).select_from(LoginSession))
+    db.session.remove()
+    state = "intact" if chain.intact else f"BROKEN at row {chain.first_bad_seq} ({chain.reason})"
+    report_figure(
+        f"e2e {name} database after the session's journeys ({logins} logins): audit chain {state} "
+        f"({chain.rows_checked} entries), reconcile: {len(registry.discrepancies)} discrepancies "
+        f"({registry.issuances} issuances, {registry.credits_issued} credits)"
+    )
+    problems = ([] if chain.intact else [f"audit chain {state}"]) + registry.discrepancies
+    return f"e2e {name} database after the journeys: {'; '.join(problems)}" if problems else None
 
 
 @pytest.fixture(scope="session")
