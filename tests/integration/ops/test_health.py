@@ -26,6 +26,7 @@ def _redis_up() -> bool:
 
 def _dispose(app) -> None:
     with app.app_context():
+        _db.session.remove()
         for engine in _db.engines.values():
             engine.dispose()
 

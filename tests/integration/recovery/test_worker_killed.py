@@ -134,6 +134,9 @@ def test_a_worker_killed_mid_write_leaves_nothing_and_the_upload_runs_again_once
         with app.app_context():
             flask_migrate.upgrade()
             upload_id, total = _seed(folder)
+            # The session's connection first: dispose() closes only the connections in the pool,
+            # and one still checked out would be dropped later without being closed.
+            db.session.remove()
             for engine in db.engines.values():
                 engine.dispose()
         env = {
