@@ -1,11 +1,14 @@
 """The one place that turns errors into responses: JSON under /api/, HTML pages elsewhere."""
 
 from flask import Flask, jsonify, render_template, request
+from flask_smorest.error_handler import ErrorSchema
+from marshmallow import fields
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from poa_manager.database import db
-from poa_manager.errors import DomainError
+from poa_manager.errors import DomainError, InvalidInput
 from poa_manager.extensions import rest_api
 
 # Machine-readable codes for plain HTTP errors, matching the DomainError codes where they overlap.
@@ -22,6 +25,17 @@ HTTP_ERROR_CODES = {
     429: "too_many_requests",
     500: "internal_error",
 }
+
+
+class ApiErrorSchema(ErrorSchema):
+    """The JSON error body as this module writes it: flask-smorest's fields plus the stable code."""
+
+    error = fields.String(metadata={"description": "Machine-readable error code"})
+
+
+# Read by rest_api.init_app when it documents the default error response, so it is set on import,
+# before create_app binds the API; otherwise the documented body lacks `error` (issue 8, item 2).
+rest_api.ERROR_SCHEMA = ApiErrorSchema
 
 
 def _wants_json() -> bool:
@@ -63,7 +77,18 @@ def handle_domain_error(error: DomainError):
     return render_template("errors/domain.html", error=error), status
 
 
+def handle_value_out_of_range(error: OverflowError | DataError):
+    """A well-formed value the database or date arithmetic cannot hold (an id of 10**20, a page
+    past 2**63, a text longer than its PostgreSQL column) is the client's error, not a 500. The
+    fuzzer found these (issue 8, item 2): SQLite raises OverflowError, PostgreSQL a DataError."""
+    return handle_domain_error(
+        InvalidInput("A value in the request is out of range for this field.", code="out_of_range")
+    )
+
+
 def register_error_handlers(app: Flask) -> None:
     """Call after rest_api.init_app: flask-smorest registers an app-wide JSON handler first."""
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(OverflowError, handle_value_out_of_range)
+    app.register_error_handler(DataError, handle_value_out_of_range)

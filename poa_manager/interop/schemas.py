@@ -4,6 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from poa_manager.interop.models import DeliveryStatus
 from poa_manager.registry.services.events import EVENT_KINDS
+from poa_manager.schema_fields import JsonBoolean
 
 
 class WebhookSchema(Schema):
@@ -14,7 +15,7 @@ class WebhookSchema(Schema):
     url = fields.String()
     description = fields.String()
     event_kinds = fields.List(fields.String())
-    active = fields.Boolean()
+    active = JsonBoolean()
     secret_hint = fields.String(metadata={"description": "The start of the signing secret"})
     created_at = fields.DateTime()
     created_by = fields.String(attribute="created_by.email")
@@ -53,7 +54,7 @@ class DeliverySchema(Schema):
 
 
 class PingResultSchema(Schema):
-    ok = fields.Boolean()
+    ok = JsonBoolean()
     status_code = fields.Integer(allow_none=True)
     error = fields.String(allow_none=True)
 

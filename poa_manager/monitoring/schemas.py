@@ -4,6 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from poa_manager.monitoring.data_quality import GapFill
 from poa_manager.monitoring.models import ReportStatus, RequestStatus, UploadSource, UploadStatus
+from poa_manager.schema_fields import JsonBoolean
 from poa_manager.sites.models import MeterUnit, ReadingType
 
 DECIMAL = {"as_string": True}
@@ -153,7 +154,7 @@ class ReportSettingsSchema(Schema):
     completeness_threshold_percent = fields.Decimal(
         load_default=None, **DECIMAL, validate=validate.Range(min=0, max=100)
     )
-    apply_found_error_beyond_mpe = fields.Boolean(load_default=None)
+    apply_found_error_beyond_mpe = JsonBoolean(load_default=None)
 
 
 class OpenReportSchema(Schema):

@@ -4,6 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from poa_manager.notifications import catalogue
 from poa_manager.notifications.models import EmailStatus
+from poa_manager.schema_fields import JsonBoolean
 
 CATEGORY_KEYS = [c.key for c in catalogue.CATEGORIES]
 
@@ -33,8 +34,8 @@ class PreferenceSchema(Schema):
     category = fields.String(validate=validate.OneOf(CATEGORY_KEYS), required=True)
     label = fields.String(dump_only=True)
     recipients = fields.String(dump_only=True, metadata={"description": "Who receives this category"})
-    in_app = fields.Boolean(load_default=None, metadata={"description": "Off: not kept for you at all"})
-    email = fields.Boolean(load_default=None)
+    in_app = JsonBoolean(load_default=None, metadata={"description": "Off: not kept for you at all"})
+    email = JsonBoolean(load_default=None)
 
 
 class SetPreferencesRequest(Schema):

@@ -6,6 +6,7 @@ from poa_manager.accounts.roles import Role
 from poa_manager.accounts.schemas import MembershipSchema
 from poa_manager.programmes.models import ProgrammeStatus, VersionStatus
 from poa_manager.programmes.rules import CreditingPeriodType, InclusionRoute, Mechanism, SamplingRule
+from poa_manager.schema_fields import JsonBoolean
 
 COUNTRY = validate.Regexp(r"^[A-Za-z]{2}$", error="Two letters (ISO 3166-1 alpha-2).")
 DECIMAL_TEXT = validate.Regexp(
@@ -75,8 +76,8 @@ class ProgrammeSchema(Schema):
     partner_country = fields.String(allow_none=True)
     coordinating_entity_id = fields.Integer()
     status = fields.Enum(ProgrammeStatus, by_value=True, dump_only=True)
-    inclusion_hold = fields.Boolean(dump_only=True)
-    issuance_hold = fields.Boolean(dump_only=True)
+    inclusion_hold = JsonBoolean(dump_only=True)
+    issuance_hold = JsonBoolean(dump_only=True)
     hold_reason = fields.String(allow_none=True, dump_only=True)
     current_version = fields.Nested(ProgrammeVersionSchema, allow_none=True, dump_only=True)
     pending_version = fields.Nested(ProgrammeVersionSchema, allow_none=True, dump_only=True)
@@ -108,8 +109,8 @@ class RevisionRequest(Schema):
 
 
 class HoldsRequest(Schema):
-    inclusion_hold = fields.Boolean(required=True)
-    issuance_hold = fields.Boolean(required=True)
+    inclusion_hold = JsonBoolean(required=True)
+    issuance_hold = JsonBoolean(required=True)
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
 
 

@@ -17,6 +17,7 @@ from poa_manager.registry.models import (
     TransactionKind,
     TransactionStatus,
 )
+from poa_manager.schema_fields import JsonBoolean
 
 
 class BlockSchema(Schema):
@@ -121,7 +122,9 @@ class TransactionReasonSchema(Schema):
 
 class ShareSchema(Schema):
     organisation_id = fields.Integer(required=True)
-    share_percent = fields.Decimal(required=True, places=2, as_string=True, validate=validate.Range(min=0))
+    share_percent = fields.Decimal(
+        required=True, places=2, as_string=True, validate=validate.Range(min=0, max=100)
+    )
     destination = fields.Enum(
         AllocationDestination, by_value=True, load_default=AllocationDestination.holding
     )
@@ -130,7 +133,7 @@ class ShareSchema(Schema):
 
 class AllocationTableSchema(Schema):
     shares = fields.List(fields.Nested(ShareSchema), required=True, validate=validate.Length(min=1, max=20))
-    jcm_model_project = fields.Boolean(load_default=False)
+    jcm_model_project = JsonBoolean(load_default=False)
 
 
 class FreezeSchema(Schema):
@@ -146,13 +149,13 @@ class FreezeSchema(Schema):
 
 
 class SuspensionSchema(Schema):
-    suspended = fields.Boolean(required=True)
+    suspended = JsonBoolean(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
     changed_at = fields.DateTime(dump_only=True, allow_none=True)
 
 
 class ReconciliationSchema(Schema):
-    clean = fields.Boolean()
+    clean = JsonBoolean()
     accounts = fields.Integer()
     blocks = fields.Integer()
     ledger_entries = fields.Integer()
@@ -252,7 +255,8 @@ class AdjustmentArgs(Schema):
 
 
 class AefRequestSchema(Schema):
-    party = fields.String(required=True, validate=validate.Length(equal=2))
+    # Letters only: aef.build_report refuses anything else, which was a 500 (schemathesis, issue 8).
+    party = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z]{2}$"))
     year = fields.Integer(required=True, validate=validate.Range(min=1990, max=2100))
 
 

@@ -188,9 +188,12 @@ class GeoExportArgs(Schema):
 
 
 def _file_doc(description: str) -> dict:
+    # GeoJSON is a JSON document (a FeatureCollection), so it is documented as one, not as bytes.
     content = {
-        mimetype: {"schema": {"type": "string", "format": "binary"}}
-        for mimetype in geofiles.MIMETYPES.values()
+        mimetype: {
+            "schema": {"type": "object"} if kind == "geojson" else {"type": "string", "format": "binary"}
+        }
+        for kind, mimetype in geofiles.MIMETYPES.items()
     }
     return {"responses": {"200": {"description": description, "content": content}}}
 

@@ -4,10 +4,15 @@ from decimal import Decimal
 
 from marshmallow import Schema, fields, validate
 
+from poa_manager.schema_fields import JsonBoolean
 from poa_manager.sites.eligibility import CriterionKind
 from poa_manager.sites.models import CheckOutcome, MeterRole, MeterUnit, ReadingType, SiteStatus
 
 SERIAL = validate.Length(min=1, max=60)
+# The largest values their columns hold (sites.capacity_kw Numeric(12, 3), meters.multiplier
+# Numeric(12, 4)).
+MAX_CAPACITY_KW = Decimal("999999999.999")
+MAX_MULTIPLIER = Decimal("99999999.9999")
 ATTRIBUTES_HELP = (
     'Methodology facts: "applicability" answers its conditions by code ({"AC-1": true}); '
     '"equipment_models" and "oda_not_diverted" feed the technology and funding criteria.'
@@ -22,7 +27,9 @@ class MeterSchema(Schema):
     calibration_valid_until = fields.Date(load_default=None, allow_none=True)
     unit = fields.Enum(MeterUnit, by_value=True, load_default=MeterUnit.kWh)
     multiplier = fields.Decimal(
-        load_default=Decimal(1), as_string=True, validate=validate.Range(min=Decimal("0.0001"))
+        load_default=Decimal(1),
+        as_string=True,
+        validate=validate.Range(min=Decimal("0.0001"), max=MAX_MULTIPLIER),
     )
     reading_type = fields.Enum(ReadingType, by_value=True, load_default=ReadingType.interval)
     register_digits = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1, 12))
@@ -45,14 +52,17 @@ class SiteFields(Schema):
         metadata={"description": "IANA name; readings without a UTC offset are read in it"},
     )
     technology = fields.String(allow_none=True, validate=validate.Length(max=60))
-    capacity_kw = fields.Decimal(allow_none=True, places=3, as_string=True, validate=validate.Range(min=0))
+    # The column's Numeric(12, 3) bounds it; documented, so no client is surprised by a refusal.
+    capacity_kw = fields.Decimal(
+        allow_none=True, places=3, as_string=True, validate=validate.Range(min=0, max=MAX_CAPACITY_KW)
+    )
     commissioned_on = fields.Date(allow_none=True)
     equipment_serials = fields.List(fields.String(validate=SERIAL))
     documents = fields.List(
         fields.String(validate=validate.Length(min=1, max=60)),
         metadata={"description": 'Document kinds present, e.g. ["cpa_dd", "eia"]'},
     )
-    financial_support_declared = fields.Boolean(allow_none=True)
+    financial_support_declared = JsonBoolean(allow_none=True)
     funding_sources = fields.String(allow_none=True, validate=validate.Length(max=500))
     attributes = fields.Dict(metadata={"description": ATTRIBUTES_HELP})
     meters = fields.List(fields.Nested(MeterSchema))

@@ -2,6 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
+from poa_manager.schema_fields import JsonBoolean
 from poa_manager.verification.models import (
     Allocation,
     CheckMethod,
@@ -36,7 +37,7 @@ class TeamMemberSchema(Schema):
     user_id = fields.Integer()
     email = fields.String(attribute="user.email")
     full_name = fields.String(attribute="user.full_name")
-    is_lead = fields.Boolean()
+    is_lead = JsonBoolean()
 
 
 class PlanSchema(Schema):
@@ -114,7 +115,7 @@ class FrameEntrySchema(Schema):
     site_reference = fields.String()
     stratum = fields.String()
     claimed_tco2e = fields.Decimal(**DECIMAL)
-    sampled = fields.Boolean(attribute="is_sampled")
+    sampled = JsonBoolean(attribute="is_sampled")
     draw_round = fields.Integer(allow_none=True)
     draw_order = fields.Integer(allow_none=True)
     problems = fields.List(fields.String())
@@ -163,13 +164,13 @@ class ResultsSchema(Schema):
     achieved_precision = fields.Float(allow_none=True)
     target_precision = fields.String(allow_none=True)
     confidence = fields.String(allow_none=True)
-    meets_target = fields.Boolean(allow_none=True)
+    meets_target = JsonBoolean(allow_none=True)
     applied_ratio = fields.String(allow_none=True)
     verified_tco2e = fields.String(allow_none=True)
     adjustment_tco2e = fields.String(allow_none=True)
     credits_verified = fields.Integer(allow_none=True)
     suggested_extension = fields.Integer(allow_none=True)
-    draw_reproduces = fields.Boolean()
+    draw_reproduces = JsonBoolean()
     missing = fields.List(fields.String())
 
 

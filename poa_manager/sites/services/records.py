@@ -91,10 +91,13 @@ def create_site(
             code="duplicate_reference",
             errors={"reference": ["This reference is taken in this programme."]},
         )
-    site = Site(programme=programme, reference=reference, created_by_id=actor.id, status=SiteStatus.draft)
+    # Linked to its programme only once its facts are accepted: a site in Programme.sites but not
+    # yet in the session would be half-flushed by the queries the checks make (autoflush).
+    site = Site(reference=reference, created_by_id=actor.id, status=SiteStatus.draft)
     _apply_facts(site, {field: facts.get(field) for field in SITE_FIELDS})
     site.meters = [_meter(values) for values in meters or []]
     _check_meters(site)
+    site.programme = programme
     db.session.add(site)
     db.session.flush()
     audit.record(
