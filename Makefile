@@ -10,8 +10,8 @@ export FLASK_APP := poa_manager
 # set (CI does), otherwise a scratch SQLite file.
 CHECK_DB := $(or $(POA_TEST_DATABASE_URL),sqlite:///$(CURDIR)/instance/migration-check.sqlite3)
 
-.PHONY: install run dev worker test lint migrations-check pytest vendor clean bench bench-readings bench-verification bench-registry \
-	bench-dashboards bench-lists bench-map
+.PHONY: install run run-prod dev worker test lint migrations-check pytest vendor clean bench bench-readings bench-verification bench-registry \
+	bench-dashboards bench-lists bench-map bench-load
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ run: install
 	trap 'kill 0' EXIT; \
 	POA_ENV=development $(BIN)/flask poa worker & \
 	POA_ENV=development $(BIN)/flask run --host 127.0.0.1 --port 5000
+
+## Production on this machine: PostgreSQL (database poa_manager_prod), Redis, gunicorn on
+## http://127.0.0.1:8000 and the task worker; POA_SEED_DEMO=1 loads the demo, POA_INSECURE_COOKIES=1
+## allows plain-HTTP logins on loopback. See docs/operations.md.
+run-prod: install
+	bash scripts/run_prod.sh
 
 ## The task-queue worker alone (huey; SQLite storage unless POA_TASK_QUEUE_URL=redis://…)
 worker: install
@@ -49,6 +55,8 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/bandit -c pyproject.toml -r poa_manager -ll -q
+	@$(BIN)/bandit -c pyproject.toml -r poa_manager -f json -q --exit-zero 2>/dev/null | $(BIN)/python -c 'import json, sys; t = json.load(sys.stdin)["metrics"]["_totals"]; print("bandit: %d medium, %d high; %d low" % (t["SEVERITY.MEDIUM"], t["SEVERITY.HIGH"], t["SEVERITY.LOW"]))'
 
 migrations-check: install
 	mkdir -p instance
@@ -98,3 +106,8 @@ bench-lists: install
 ## The sites map's GeoJSON and the GeoJSON/KML exports at 100,000 sites, next to the raw query
 bench-map: install
 	$(BIN)/python bench/bench_map.py
+
+## Load test of the production set-up (gunicorn 1, 2, 4 workers; PostgreSQL; Redis) with locust on
+## loopback, 50 users for 60 s each, at 100,000 sites: req/s, p50/p95/p99, errors (docs/load.md)
+bench-load: install
+	$(BIN)/python bench/load_test.py
