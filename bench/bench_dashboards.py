@@ -102,7 +102,9 @@ def main() -> None:
         uploads = Path(folder) / "uploads"
         uploads.mkdir()
         url = url or f"sqlite:///{folder}/bench.sqlite3"
-        app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, READINGS_UPLOAD_FOLDER=str(uploads))
+        app = create_app(
+            "testing", LOG_LEVEL="WARNING", SQLALCHEMY_DATABASE_URI=url, READINGS_UPLOAD_FOLDER=str(uploads)
+        )
         seeded, _programme_id = _seed(app, uploads)
         with app.app_context():
             engine = db.engine.dialect.name

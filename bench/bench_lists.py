@@ -159,7 +159,7 @@ def _p(values: list[float], q: float) -> float:
 def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         url = os.environ.get("POA_BENCH_DATABASE_URL") or f"sqlite:///{scratch}/bench.sqlite3"
-        app = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
+        app = create_app("testing", LOG_LEVEL="WARNING", SQLALCHEMY_DATABASE_URI=url)
         programme_id, emails, token = _prepare(app)
         with app.app_context():
             engine = db.engine

@@ -114,7 +114,9 @@ def project(engine_url: str, csv_path: str) -> dict:
 
     sites = int(os.environ["BENCH_SITES"])
     with tempfile.TemporaryDirectory() as uploads:
-        app = create_app("testing", SQLALCHEMY_DATABASE_URI=engine_url, READINGS_UPLOAD_FOLDER=uploads)
+        app = create_app(
+            "testing", LOG_LEVEL="WARNING", SQLALCHEMY_DATABASE_URI=engine_url, READINGS_UPLOAD_FOLDER=uploads
+        )
         with app.app_context():
             flask_migrate.upgrade()
             programme_id, coordinator_id = _seed(sites)

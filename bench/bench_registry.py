@@ -446,7 +446,7 @@ def project(engine_url: str, sites: int, tag: str, limit: float, profile_dir: st
         TransactionKind,
     )
 
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=engine_url)
+    app = create_app("testing", LOG_LEVEL="WARNING", SQLALCHEMY_DATABASE_URI=engine_url)
     with app.app_context():
         flask_migrate.upgrade()
         started = time.perf_counter()

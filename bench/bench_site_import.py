@@ -95,7 +95,7 @@ def _raw_insert(count: int, programme_id: int) -> float:
 def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         url = os.environ.get("POA_BENCH_DATABASE_URL") or f"sqlite:///{scratch}/bench.sqlite3"
-        app = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
+        app = create_app("testing", LOG_LEVEL="WARNING", SQLALCHEMY_DATABASE_URI=url)
         with app.app_context():
             flask_migrate.upgrade()
             programme, coordinator = _setup()

@@ -419,7 +419,7 @@ def project(engine_url: str, sites: int, tag: str) -> dict:
     )
     from poa_manager.verification.services import plans
 
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=engine_url)
+    app = create_app("testing", LOG_LEVEL="WARNING", SQLALCHEMY_DATABASE_URI=engine_url)
     with app.app_context():
         flask_migrate.upgrade()
         started = time.perf_counter()

@@ -44,7 +44,9 @@ OPERATOR = "operator@demo.example.org"
 
 
 def _app(url: str, uploads: Path):
-    return create_app("testing", SQLALCHEMY_DATABASE_URI=url, READINGS_UPLOAD_FOLDER=str(uploads))
+    return create_app(
+        "testing", LOG_LEVEL="WARNING", SQLALCHEMY_DATABASE_URI=url, READINGS_UPLOAD_FOLDER=str(uploads)
+    )
 
 
 def seed(url: str, uploads: Path, extra_sites: int, *, showcase: bool = True) -> dict:
