@@ -1,38 +1,30 @@
-"""The password-reset e-mail, sent at once over SMTP with the POA_SMTP_* settings.
-
-notifications.mail sends the notification outbox with the same settings, but accounts sits below
-notifications in the layers (pyproject import-linter), so this small sender reads the same keys.
-The link is never queued or stored in plain text: only its hash is in the database.
+"""The password-reset e-mail, sent at once over SMTP with the POA_SMTP_* settings (poa_manager.smtp,
+shared with the notification outbox). The link is never queued or stored in plain text: only its
+hash is in the database.
 """
 
-import smtplib
-import ssl
 from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-
-def _flag(value: object, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
+from poa_manager import smtp
 
 
 def reset_email_configured(config: Mapping) -> bool:
     """E-mailed links need a server and POA_MAIL_BASE_URL: a link built from the request's Host
     header could be pointed at an attacker's site (password-reset poisoning)."""
-    return bool(str(config.get("SMTP_HOST") or "").strip() and str(config.get("MAIL_BASE_URL") or "").strip())
+    settings = smtp.settings_from(config)
+    return settings.configured and bool(settings.base_url)
 
 
 def reset_link(config: Mapping, path: str) -> str:
-    return str(config["MAIL_BASE_URL"]).rstrip("/") + path
+    return smtp.settings_from(config).base_url + path
 
 
 def send_reset_email(config: Mapping, *, to: str, link: str, minutes: int) -> None:
+    settings = smtp.settings_from(config)
     message = EmailMessage()
-    message["From"] = str(config.get("MAIL_FROM") or "poa_manager@localhost")
+    message["From"] = settings.sender
     message["To"] = to
     message["Subject"] = "[poa_manager] Reset your password"
     message["Message-ID"] = make_msgid(idstring="password-reset")
@@ -41,23 +33,8 @@ def send_reset_email(config: Mapping, *, to: str, link: str, minutes: int) -> No
         f"To choose a new password, open this link within {minutes} minutes:\n\n{link}\n\n"
         "It works once. If you did not ask for it, ignore this e-mail: your password stays as it is.\n"
     )
-    host = str(config.get("SMTP_HOST")).strip()
-    port = int(config.get("SMTP_PORT") or 587)
-    timeout = float(config.get("SMTP_TIMEOUT_SECONDS") or 10)
-    if _flag(config.get("SMTP_SSL"), False):
-        smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-            host, port, timeout=timeout, context=ssl.create_default_context()
-        )
-    else:
-        smtp = smtplib.SMTP(host, port, timeout=timeout)
+    connection = smtp.connect(settings)
     try:
-        if not _flag(config.get("SMTP_SSL"), False) and _flag(config.get("SMTP_STARTTLS"), True):
-            smtp.starttls(context=ssl.create_default_context())
-        if config.get("SMTP_USERNAME"):
-            smtp.login(str(config["SMTP_USERNAME"]), str(config.get("SMTP_PASSWORD") or ""))
-        smtp.send_message(message)
+        connection.send_message(message)
     finally:
-        try:
-            smtp.quit()
-        except (smtplib.SMTPException, OSError):
-            smtp.close()
+        smtp.close(connection)

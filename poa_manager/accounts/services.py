@@ -557,6 +557,23 @@ def _check_password_policy(
         raise InvalidInput("The password is not accepted.", errors={field: problems})
 
 
+def _replace_password(
+    user: User, password: str, *, now: datetime, must_change: bool, unlock: bool, keep_key: str | None = None
+) -> tuple[int, int]:
+    """The one way a password is replaced (a change, a temporary one, a reset): every other login
+    session and every open reset link ends with the old password (docs/security.md: "Session
+    fixation and replay", "Password reset").
+    Returns (sessions ended, reset links invalidated)."""
+    user.password_hash = passwords.hash_password(password)
+    user.must_change_password = must_change
+    if not must_change:
+        user.password_changed_at = now
+    if unlock:
+        user.locked_until = None
+        user.failed_login_count = 0
+    return _end_login_sessions(user, now=now, keep_key=keep_key), _invalidate_reset_tokens(user, now=now)
+
+
 def change_password(
     user: User,
     *,
@@ -576,11 +593,9 @@ def change_password(
     if new_password == current_password:
         raise InvalidInput("Choose a new password.", errors={"new_password": ["Choose a new password."]})
     _check_password_policy(new_password, [user.email, user.full_name], settings, field="new_password")
-    user.password_hash = passwords.hash_password(new_password)
-    user.must_change_password = False
-    user.password_changed_at = now
-    ended = _end_login_sessions(user, now=now, keep_key=user.login_session_key)
-    invalidated = _invalidate_reset_tokens(user, now=now)
+    ended, invalidated = _replace_password(
+        user, new_password, now=now, must_change=False, unlock=False, keep_key=user.login_session_key
+    )
     audit.record(
         "user.password_changed",
         actor=actor,
@@ -833,12 +848,7 @@ def set_temporary_password(
     """An administrator sets a one-off password; the user must replace it at next login."""
     require_admin(actor)
     _check_password_policy(password, [user.email, user.full_name], settings)
-    user.password_hash = passwords.hash_password(password)
-    user.must_change_password = True
-    user.locked_until = None
-    user.failed_login_count = 0
-    ended = _end_login_sessions(user, now=now)
-    invalidated = _invalidate_reset_tokens(user, now=now)
+    ended, invalidated = _replace_password(user, password, now=now, must_change=True, unlock=True)
     audit.record(
         "user.temporary_password_set",
         actor=actor,
@@ -999,13 +1009,7 @@ def reset_password(plain: str, *, new_password: str, settings: AccountSettings, 
     ).rowcount
     if not used:  # a concurrent request spent it first
         raise NotFound(RESET_LINK_INVALID, code="reset_link_invalid")
-    user.password_hash = passwords.hash_password(new_password)
-    user.must_change_password = False
-    user.password_changed_at = now
-    user.locked_until = None
-    user.failed_login_count = 0
-    invalidated = _invalidate_reset_tokens(user, now=now)
-    ended = _end_login_sessions(user, now=now)
+    ended, invalidated = _replace_password(user, new_password, now=now, must_change=False, unlock=True)
     audit.record(
         "user.password_reset",
         actor=user,

@@ -12,7 +12,7 @@ from flask import Flask, current_app
 from huey import crontab
 from huey.exceptions import TaskLockedException
 
-from poa_manager import tasks
+from poa_manager import smtp, tasks
 from poa_manager.database import committed_step, utcnow
 from poa_manager.notifications import mail, services
 
@@ -23,7 +23,7 @@ MAX_BATCHES = 20
 def send_notifications(app: Flask, *, now: datetime | None = None) -> services.EmailRun | None:
     """Send the due e-mails batch by batch; None when no SMTP server is configured (nothing is
     sent and nothing fails). `now` fixes the clock (tests)."""
-    settings = mail.settings_from(app.config)
+    settings = smtp.settings_from(app.config)
     if not settings.configured:
         return None
     run = services.EmailRun()

@@ -4,8 +4,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 
+from poa_manager import smtp
 from poa_manager.database import db
-from poa_manager.notifications import catalogue, mail, services
+from poa_manager.notifications import catalogue, services
 from poa_manager.notifications.forms import ConfirmForm, MarkReadForm, PreferencesForm, field_name
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
@@ -16,7 +17,7 @@ PER_PAGE = 50
 def _wire(state) -> None:
     """When the app is built: queue e-mail only if a server is configured, and listen to the
     audit log for hand-overs."""
-    services.configure_email(enabled=mail.settings_from(state.app.config).configured)
+    services.configure_email(enabled=smtp.settings_from(state.app.config).configured)
     services.subscribe()
 
 

@@ -1,16 +1,17 @@
-"""Mail settings as POA_* variables arrive (parsed as JSON), and the message built for a notice."""
+"""Mail settings as POA_* variables arrive (parsed as JSON; poa_manager.smtp), and a notice's message."""
 
+from poa_manager import smtp
 from poa_manager.notifications import mail
 from poa_manager.notifications.services import OutgoingEmail
 
 
 def test_no_host_means_no_mail():
-    assert not mail.settings_from({}).configured
-    assert not mail.settings_from({"SMTP_HOST": "  "}).configured
+    assert not smtp.settings_from({}).configured
+    assert not smtp.settings_from({"SMTP_HOST": "  "}).configured
 
 
 def test_settings_tolerate_json_parsed_values():
-    settings = mail.settings_from(
+    settings = smtp.settings_from(
         {
             "SMTP_HOST": "smtp.example.org",
             "SMTP_PORT": 2525,
@@ -23,7 +24,7 @@ def test_settings_tolerate_json_parsed_values():
 
 
 def test_message_has_subject_recipient_text_and_absolute_link():
-    settings = mail.settings_from(
+    settings = smtp.settings_from(
         {"SMTP_HOST": "h", "MAIL_FROM": "reg@x.test", "MAIL_BASE_URL": "https://poa.test/"}
     )
     email = OutgoingEmail(
