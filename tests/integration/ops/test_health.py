@@ -1,6 +1,8 @@
 """/healthz and /readyz: 200 when the app, its database, its schema and its queue are there, 503
 naming what is not, with nothing secret in the answer."""
 
+import os
+
 import flask_migrate
 import pytest
 import redis
@@ -101,6 +103,8 @@ def test_readiness_is_503_when_the_redis_queue_is_unreachable(client, monkeypatc
 
 def test_readiness_pings_a_live_redis_queue(client, monkeypatch):
     if not _redis_up():
+        if os.environ.get("CI") == "true":  # .ci/run starts Redis: missing there is a failure
+            pytest.fail(f"Redis is not reachable at {REDIS_URL}", pytrace=False)
         pytest.skip(f"Redis is not reachable at {REDIS_URL}")
     monkeypatch.setattr(tasks, "huey", RedisHuey("poa_manager", url=REDIS_URL))
     response = client.get("/readyz")
