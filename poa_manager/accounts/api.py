@@ -1,6 +1,6 @@
 """JSON endpoints: who am I, personal tokens, organisations, users and the audit log."""
 
-from flask import g
+from flask import g, url_for
 from flask.views import MethodView
 
 from poa_manager.accounts import schemas, services
@@ -129,6 +129,33 @@ class UserUnlock(MethodView):
     def post(self, user_id):
         """Lift a lock-out after failed logins (administrators)"""
         user = services.unlock_user(services.get_user(user_id, actor=g.api_user), actor=g.api_user)
+        db.session.commit()
+        return user
+
+
+@blp.route("/users/<int:user_id>/reset-link")
+class UserResetLink(MethodView):
+    @blp.response(201, schemas.ResetLinkSchema)
+    def post(self, user_id):
+        """Issue a one-time password-reset link to hand to the user (administrators); shown once"""
+        user = services.get_user(user_id, actor=g.api_user)
+        settings = account_settings()
+        plain = services.issue_reset_link(user, actor=g.api_user, settings=settings, now=utcnow())
+        db.session.commit()
+        return {
+            "url": url_for("accounts.reset_password", token=plain, _external=True),
+            "expires_in_hours": settings.reset_admin_hours,
+        }
+
+
+@blp.route("/users/<int:user_id>/two-factor/reset")
+class UserTwoFactorReset(MethodView):
+    @blp.response(200, schemas.UserSchema)
+    def post(self, user_id):
+        """Clear a user's two-factor authentication (lost device and codes; administrators); their
+        sessions end, and a user whose role requires it enrols again at the next login"""
+        user = services.get_user(user_id, actor=g.api_user)
+        services.reset_two_factor(user, actor=g.api_user, now=utcnow())
         db.session.commit()
         return user
 

@@ -48,9 +48,15 @@ class UserSchema(Schema):
     is_admin = JsonBoolean()
     is_active = JsonBoolean()
     must_change_password = JsonBoolean(dump_only=True)
+    two_factor_enabled = JsonBoolean(attribute="has_two_factor", dump_only=True)
     locked_until = fields.DateTime(allow_none=True, dump_only=True)
     last_login_at = fields.DateTime(allow_none=True, dump_only=True)
     created_at = fields.DateTime(dump_only=True)
+
+
+class ResetLinkSchema(Schema):
+    url = fields.String(metadata={"description": "One-time link; hand it to the user in person"})
+    expires_in_hours = fields.Integer()
 
 
 class MeSchema(UserSchema):

@@ -253,3 +253,27 @@ def test_the_forgot_password_form_is_rate_limited_per_client_address(client, db,
         for i in range(7)
     ]
     assert statuses == [200] * 5 + [429, 429]
+
+
+def test_the_api_issues_a_one_time_link_to_administrators_only(app, client, world, db, api_headers_for):
+    user = world.coordinator
+    url = f"/api/v1/users/{user.id}/reset-link"
+
+    refused = client.post(url, headers=api_headers_for(world.viewer))
+    answer = client.post(url, headers=api_headers_for(world.admin))
+
+    assert refused.status_code in (403, 404), refused.json
+    assert answer.status_code == 201, answer.json
+    assert answer.json["expires_in_hours"] == 24
+    link = answer.json["url"].removeprefix("http://localhost")
+    anonymous = app.test_client()
+    done = anonymous.post(link, data={"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    assert done.status_code == 302
+    assert (
+        anonymous.post(
+            link, data={"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
+        ).status_code
+        == 404
+    )
+    [token] = db.session.scalars(sa.select(PasswordResetToken))
+    assert token.channel == "admin" and token.issued_by_id == world.admin.id and token.used_at is not None

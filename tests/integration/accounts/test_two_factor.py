@@ -321,3 +321,24 @@ def test_an_administrator_can_reset_a_lost_second_factor(login_as, world, db):
     assert not user.has_two_factor and services.recovery_codes_left(user) == 0
     assert victim.get("/").status_code == 302  # their sessions ended
     assert len(_actions(db, "user.two_factor_reset")) == 1
+
+
+def test_the_api_resets_a_lost_second_factor_for_administrators_only(
+    client, login_as, world, db, api_headers_for
+):
+    user = world.registry_administrator
+    victim = login_as(user)  # enrols on the way in
+    assert client.get(f"/api/v1/users/{user.id}", headers=api_headers_for(world.admin)).json[
+        "two_factor_enabled"
+    ]
+    url = f"/api/v1/users/{user.id}/two-factor/reset"
+
+    refused = client.post(url, headers=api_headers_for(world.coordinator))
+    answer = client.post(url, headers=api_headers_for(world.admin))
+
+    assert refused.status_code == 404, refused.json  # a coordinator does not see other organisations' users
+    assert answer.status_code == 200, answer.json
+    assert answer.json["two_factor_enabled"] is False
+    assert not user.has_two_factor and services.recovery_codes_left(user) == 0
+    assert victim.get("/").status_code == 302  # their sessions ended
+    assert len(_actions(db, "user.two_factor_reset")) == 1

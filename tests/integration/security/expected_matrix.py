@@ -262,6 +262,8 @@ EXPECTED: dict[str, str] = {
     "POST /api/v1/transactions/<int:transaction_id>/reject": "401 | 422 422 422 422 422 422 422 422 | 422 422 422 422 422 422 422 422",
     "POST /api/v1/transactions/<int:transaction_id>/withdraw": "401 | 422 422 422 422 422 422 422 422 | 422 422 422 422 422 422 422 422",
     "POST /api/v1/users": "401 | 422 422 422 422 422 422 422 422 | 422 422 422 422 422 422 422 422",
+    "POST /api/v1/users/<int:user_id>/reset-link": "401 | 201+ 403 403 403 403 403 403 403 | 201+ 404 404 404 404 404 404 404",
+    "POST /api/v1/users/<int:user_id>/two-factor/reset": "401 | 200+ 403 403 403 403 403 403 403 | 200+ 404 404 404 404 404 404 404",
     "POST /api/v1/users/<int:user_id>/unlock": "401 | 200+ 403 403 403 403 403 403 403 | 200+ 404 404 404 404 404 404 404",
     "POST /api/v1/verifications/<int:verification_id>/cancel": "401 | 422 422 422 422 422 422 422 422 | 422 422 422 422 422 422 422 422",
     "POST /api/v1/verifications/<int:verification_id>/draw": "401 | 422 422 422 422 422 422 422 422 | 422 422 422 422 422 422 422 422",
