@@ -66,8 +66,9 @@ class Listing:
         return max(self.total - len(self.rows), 0)
 
 
-def _listing(query: sa.Select, *, scalars: bool = True) -> Listing:
-    total = count_rows(query)
+def _listing(query: sa.Select, *, scalars: bool = True, total: int | None = None) -> Listing:
+    """`total`: the count when the caller has it already (no second count over the same rows)."""
+    total = count_rows(query) if total is None else total
     limited = query.limit(FIRST)
     rows = list(db.session.scalars(limited)) if scalars else list(db.session.execute(limited))
     return Listing(total, rows)
@@ -151,7 +152,8 @@ def coordinator_section(actor: User, *, now: datetime, overdue: list) -> Coordin
     waiting_first = _listing(
         sa.select(Site)
         .where(Site.programme_id.in_(coordinated), Site.status.in_(list(WAITING_STATUSES)))
-        .order_by(Site.programme_id, Site.reference)
+        .order_by(Site.programme_id, Site.reference),
+        total=sum(counts.values()),  # the same rows the per-status counts above covered
     )
     cutoff = to_epoch(now - timedelta(days=STALE_DAYS))
     stale = _listing(_stale_sites(coordinated, cutoff))

@@ -99,6 +99,30 @@ def test_the_coordinator_sees_sites_missing_readings_counted_and_the_first_twent
     assert "20 of 24 shown" in page and "CPA-OTHER" not in page
 
 
+def test_the_coordinator_sees_how_many_sites_wait_for_what_and_the_first_twenty(
+    world, login_as, client, api_headers_for
+):
+    for i in range(15):
+        SiteFactory(programme=world.programme, reference=f"CPA-D{i:02d}", status=SiteStatus.draft)
+    for i in range(8):
+        SiteFactory(programme=world.programme, reference=f"CPA-E{i:02d}", status=SiteStatus.eligible)
+    SiteFactory(programme=world.programme, reference="CPA-IN", status=SiteStatus.included)
+    SiteFactory(programme=world.other_programme, reference="CPA-OTHER", status=SiteStatus.draft)
+    db.session.commit()
+
+    body = client.get("/api/v1/dashboard", headers=api_headers_for(world.coordinator)).get_json()
+
+    coordinator = body["coordinator"]
+    waiting = coordinator["sites_waiting"]
+    assert waiting["eligibility check"] >= 15 and waiting["inclusion"] >= 8
+    first = coordinator["sites_waiting_first"]
+    assert first["total"] == sum(waiting.values()) and len(first["first"]) == 20
+    references = {s["reference"] for s in first["first"]}
+    assert "CPA-IN" not in references and "CPA-OTHER" not in references
+    page = login_as(world.coordinator).get("/").get_data(as_text=True)
+    assert f"20 of {first['total']} shown" in page
+
+
 def test_the_site_operator_sees_last_readings_rejected_uploads_and_calibrations(
     world, login_as, client, api_headers_for
 ):
