@@ -17,7 +17,7 @@ from poa_manager.database import db as _db
 from poa_manager.database import utcnow
 from poa_manager.extensions import limiter
 from poa_manager.programmes.models import Programme
-from tests.databases import on_postgresql
+from tests.databases import on_postgresql, rolled_back_transactions
 from tests.factories import (
     PASSWORD,
     MembershipFactory,
@@ -91,20 +91,8 @@ def app(tmp_path_factory):
 @pytest.fixture
 def db(app):
     """A database whose changes are rolled back when the test ends, even where views commit."""
-    with app.app_context():
-        engines = _db.engines
-        pooled = dict(engines)
-        held = []
-        for key, engine in pooled.items():
-            connection = engine.connect()
-            held.append((connection, connection.begin()))
-            engines[key] = connection  # the ORM now binds to this open transaction
+    with app.app_context(), rolled_back_transactions():
         yield _db
-        _db.session.remove()
-        for connection, transaction in held:
-            transaction.rollback()
-            connection.close()
-        engines.update(pooled)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from poa_manager.config import normalise_database_url
+from poa_manager.database import db
 
 
 def test_database_url() -> str:
@@ -36,3 +37,25 @@ def fresh_database(directory: Path) -> Iterator[str]:
         with engine.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         engine.dispose()
+
+
+@contextmanager
+def rolled_back_transactions() -> Iterator[list[sa.Connection]]:
+    """Inside an app context: every engine of `db` replaced by a connection in an open transaction,
+    so the ORM binds to it and even views that commit only reach it; rolled back at the end and the
+    pooled engines put back. Yields the connections."""
+    engines = db.engines
+    pooled = dict(engines)
+    held = []
+    try:
+        for key, engine in pooled.items():
+            connection = engine.connect()
+            held.append((connection, connection.begin()))
+            engines[key] = connection
+        yield [connection for connection, _transaction in held]
+    finally:
+        db.session.remove()
+        for connection, transaction in held:
+            transaction.rollback()
+            connection.close()
+        engines.update(pooled)

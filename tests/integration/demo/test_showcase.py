@@ -29,19 +29,13 @@ from poa_manager.programmes.models import Programme
 from poa_manager.registry.models import CreditBlock, Issuance, Transaction, TransactionKind, TransactionStatus
 from poa_manager.sites.models import Meter, Site, SiteStatus
 from poa_manager.verification.models import FrameEntry, Opinion, Verification, VerificationStatus
+from tests.databases import rolled_back_transactions
 
 
 @pytest.fixture(scope="module")
 def seeded(app):
     """The demo and its showcase, seeded by the command once, rolled back after the module."""
-    with app.app_context():
-        engines = _db.engines
-        pooled = dict(engines)
-        held = []
-        for key, engine in pooled.items():
-            connection = engine.connect()
-            held.append((connection, connection.begin()))
-            engines[key] = connection
+    with app.app_context(), rolled_back_transactions():
         runner = app.test_cli_runner()
         started = time.perf_counter()
         first = runner.invoke(args=["poa", "seed-demo"])
@@ -52,11 +46,6 @@ def seeded(app):
             traceback.print_exception(first.exception)
         assert first.exit_code == 0, (first.output, repr(first.exception))
         yield {"runner": runner, "output": first.output, "exit_code": first.exit_code, "seconds": seconds}
-        _db.session.remove()
-        for connection, transaction in held:
-            transaction.rollback()
-            connection.close()
-        engines.update(pooled)
 
 
 def solar() -> Programme:

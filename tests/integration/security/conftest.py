@@ -48,6 +48,7 @@ from poa_manager.registry.services.controls import freeze_range
 from poa_manager.sites.models import Meter, Site
 from poa_manager.verification.models import FrameEntry, Verification
 from tests.conftest import fresh_totp_code
+from tests.databases import rolled_back_transactions
 from tests.factories import (
     PASSWORD,
     MembershipFactory,
@@ -131,25 +132,10 @@ def _login(app, user: User, password: str):
 
 @pytest.fixture(scope="module")
 def matrix_world(app):
-    with app.app_context():
-        engines = _db.engines
-        pooled = dict(engines)
-        held = []
-        for key, engine in pooled.items():
-            connection = engine.connect()
-            held.append((connection, connection.begin()))
-            engines[key] = connection
-        try:
-            result = app.test_cli_runner().invoke(args=["poa", "seed-demo"])
-            assert result.exit_code == 0, (result.output, repr(result.exception))
-            world = _build(app, held[0][0])
-            yield world
-        finally:
-            _db.session.remove()
-            for connection, transaction in held:
-                transaction.rollback()
-                connection.close()
-            engines.update(pooled)
+    with app.app_context(), rolled_back_transactions() as connections:
+        result = app.test_cli_runner().invoke(args=["poa", "seed-demo"])
+        assert result.exit_code == 0, (result.output, repr(result.exception))
+        yield _build(app, connections[0])
 
 
 def _build(app, connection) -> MatrixWorld:
